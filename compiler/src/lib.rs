@@ -1,0 +1,3 @@
+//! The Ask compiler (stub lib; see ast.rs and diagnostic.rs).
+pub mod ast;
+pub mod diagnostic;

@@ -1,0 +1,2 @@
+//! The `ask` command line (stub).
+fn main() {}

@@ -1,0 +1,2 @@
+//! Compiled code (stub; owned by the interpreter work).
+pub struct Closure;

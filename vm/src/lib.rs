@@ -24,6 +24,7 @@ pub mod methods;
 pub mod modules;
 pub mod opcode;
 pub mod ops;
+pub mod route;
 pub mod value;
 pub mod vm;
 

@@ -1,2 +1,4 @@
 //! Ask's security layer (placeholder doc; see below).
+pub mod hash;
 pub mod jwt;
+pub mod secret;

@@ -12,9 +12,12 @@
 //!   span several lines; after the closing quote only whitespace or a `#` comment may follow;
 //! - `KEY=` is the empty string. A key given twice: the last value wins.
 
+/// `(KEY, VALUE)` pairs and `(line number, message)` problems.
+pub type Parsed = (Vec<(String, String)>, Vec<(usize, String)>);
+
 /// Parses `.env` text into `(KEY, VALUE)` pairs in first-appearance order, and the problems found
 /// as `(line number starting at 1, message)`.
-pub fn parse(text: &str) -> (Vec<(String, String)>, Vec<(usize, String)>) {
+pub fn parse(text: &str) -> Parsed {
     let mut vars: Vec<(String, String)> = Vec::new();
     let mut errors = Vec::new();
     let lines: Vec<&str> = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)).collect();

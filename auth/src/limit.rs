@@ -63,7 +63,7 @@ impl fmt::Display for Rule {
         let (name, size) = UNITS
             .iter()
             .rev()
-            .find(|(_, s)| self.period_secs % s == 0)
+            .find(|(_, s)| self.period_secs.checked_rem(*s) == Some(0))
             .copied()
             .unwrap_or(("second", 1));
         let n = self.period_secs / size;
@@ -255,8 +255,7 @@ impl Limiter {
             MapEntry::Vacant(v) => v.insert(shard.old.remove(&key).unwrap_or_default()),
         };
         let mut wait_ms = 0;
-        for i in 0..n {
-            let w = &mut slots[i];
+        for (i, w) in slots[..n].iter_mut().enumerate() {
             if now_ms >= w.reset_at {
                 // The window opens at this client's first request after the previous one ended.
                 w.reset_at = now_ms.saturating_add(self.periods_ms[i]);

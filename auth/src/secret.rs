@@ -1,5 +1,5 @@
-//! The signing secret: where it comes from (`auth.secret_key` > `ASK_SECRET` > `[auth] secret`
-//! > a generated one), whether it is strong enough for `ask start`, and the file in `.ask/` that
+//! The signing secret: where it comes from (`auth.secret_key`, else `ASK_SECRET`, else
+//! `[auth] secret`, else a generated one), whether it is strong enough for `ask start`, and the file in `.ask/` that
 //! keeps `ask dev`'s generated secret across reloads and restarts.
 //!
 //! The secret is held in [`Secret`], whose `Debug` never shows the bytes, so it cannot reach a log
@@ -267,7 +267,7 @@ pub fn to_hex(bytes: &[u8]) -> String {
 /// Bytes of an even-length hex string (either case), `None` if it is not one.
 pub fn parse_hex(s: &str) -> Option<Vec<u8>> {
     let s = s.as_bytes();
-    if s.len() % 2 != 0 {
+    if s.len() & 1 == 1 {
         return None;
     }
     s.chunks(2)

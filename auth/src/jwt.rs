@@ -6,7 +6,9 @@
 //! kind is for logs and tests only (it never contains the token or the secret).
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -217,12 +219,100 @@ pub struct Authenticated {
 
 /// Validates (and issues) HS256 tokens for one secret. Build it once per secret and share it
 /// (`Arc`): the keys are derived once, `validate` takes `&self` and is thread-safe.
+///
+/// A client sends the same token with every request, so tokens that passed the full check are
+/// remembered (exact token text → claims, see [`TokenCache`]): a repeat costs a hash lookup and a
+/// clone of the claims instead of base64 + JSON + HMAC, and only the time claims (`exp`, `nbf`)
+/// are checked again. Entries are keyed by the whole token, signature included, so a cached entry
+/// can only ever answer for the very bytes that were verified; a new secret means a new
+/// `Validator` and so an empty cache.
 pub struct Validator {
     decoding: DecodingKey,
     encoding: EncodingKey,
     validation: Validation,
     leeway: u64,
     max_token_bytes: usize,
+    cache: TokenCache,
+}
+
+/// Tokens longer than this are validated every time, never cached (bounds the cache's memory).
+const CACHE_MAX_TOKEN_BYTES: usize = 1024;
+const CACHE_SHARDS: usize = 8;
+/// Entries per shard and generation: at most `2 * 8 * 256 = 4096` tokens of at most 1 KiB.
+const CACHE_GENERATION: usize = 256;
+
+/// What is remembered of a verified token.
+struct Verified {
+    claims: Map<String, Value>,
+    exp: f64,
+    nbf: Option<f64>,
+}
+
+#[derive(Default)]
+struct CacheShard {
+    cur: HashMap<Box<str>, Arc<Verified>>,
+    old: HashMap<Box<str>, Arc<Verified>>,
+}
+
+/// Bounded map of verified tokens, two generations per shard like [`crate::limit::Limiter`]'s
+/// table: entries not used during a whole generation are forgotten, O(1) amortised, no growth.
+struct TokenCache {
+    shards: Box<[Mutex<CacheShard>]>,
+}
+
+impl TokenCache {
+    fn new() -> Self {
+        TokenCache { shards: (0..CACHE_SHARDS).map(|_| Mutex::new(CacheShard::default())).collect() }
+    }
+
+    fn shard(&self, token: &str) -> &Mutex<CacheShard> {
+        // A signature character picks the shard: only spreads lock contention, so an attacker
+        // choosing it gains nothing (the maps themselves use SipHash with random keys).
+        let b = token.as_bytes();
+        let i = b.len().checked_sub(2).map_or(0, |i| b[i] as usize);
+        &self.shards[i % CACHE_SHARDS]
+    }
+
+    fn get(&self, token: &str) -> Option<Arc<Verified>> {
+        if token.len() > CACHE_MAX_TOKEN_BYTES {
+            return None;
+        }
+        let mut s = self.shard(token).lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(v) = s.cur.get(token) {
+            return Some(v.clone());
+        }
+        let (k, v) = s.old.remove_entry(token)?;
+        if s.cur.len() >= CACHE_GENERATION {
+            let s = &mut *s;
+            std::mem::swap(&mut s.cur, &mut s.old);
+            s.cur.clear();
+        }
+        s.cur.insert(k, v.clone());
+        Some(v)
+    }
+
+    fn insert(&self, token: &str, v: Verified) {
+        if token.len() > CACHE_MAX_TOKEN_BYTES {
+            return;
+        }
+        let mut s = self.shard(token).lock().unwrap_or_else(PoisonError::into_inner);
+        if s.cur.len() >= CACHE_GENERATION {
+            let s = &mut *s;
+            std::mem::swap(&mut s.cur, &mut s.old);
+            s.cur.clear();
+        }
+        s.cur.insert(token.into(), Arc::new(v));
+    }
+
+    fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| {
+                let s = s.lock().unwrap_or_else(PoisonError::into_inner);
+                s.cur.len() + s.old.len()
+            })
+            .sum()
+    }
 }
 
 impl fmt::Debug for Validator {
@@ -251,7 +341,14 @@ impl Validator {
         validation.validate_nbf = false;
         validation.validate_aud = false;
         validation.leeway = 0;
-        Ok(Validator { decoding, encoding, validation, leeway: leeway_secs, max_token_bytes: MAX_TOKEN_BYTES })
+        Ok(Validator {
+            decoding,
+            encoding,
+            validation,
+            leeway: leeway_secs,
+            max_token_bytes: MAX_TOKEN_BYTES,
+            cache: TokenCache::new(),
+        })
     }
 
     /// Changes the size limit (default [`MAX_TOKEN_BYTES`]); meant for tests.
@@ -274,6 +371,30 @@ impl Validator {
     /// `exp`, `nbf` or `iat` not a number; `exp <= now - leeway`; `nbf > now + leeway`.
     /// `kid`, `jku`, `x5u`, `jwk`, `x5c` are ignored: the key is always ours, nothing is fetched.
     pub fn validate(&self, token: &str, now_unix: u64) -> Result<Map<String, Value>, JwtError> {
+        if token.len() > self.max_token_bytes {
+            return Err(JwtError::TooLarge);
+        }
+        if let Some(v) = self.cache.get(token) {
+            check_times(v.exp, v.nbf, now_unix, self.leeway)?;
+            return Ok(v.claims.clone());
+        }
+        let claims = self.validate_uncached(token, now_unix)?;
+        if token.len() <= CACHE_MAX_TOKEN_BYTES {
+            // Both are numbers: `validate_uncached` checked them.
+            let exp = claims.get("exp").and_then(claim_number).unwrap_or(f64::NEG_INFINITY);
+            let nbf = claims.get("nbf").and_then(claim_number);
+            self.cache.insert(token, Verified { claims: claims.clone(), exp, nbf });
+        }
+        Ok(claims)
+    }
+
+    /// Number of verified tokens currently remembered.
+    pub fn cached_tokens(&self) -> usize {
+        self.cache.len()
+    }
+
+    /// The full check of [`validate`](Self::validate), without the cache.
+    pub fn validate_uncached(&self, token: &str, now_unix: u64) -> Result<Map<String, Value>, JwtError> {
         if token.len() > self.max_token_bytes {
             return Err(JwtError::TooLarge);
         }
@@ -357,21 +478,27 @@ fn claim_number(v: &Value) -> Option<f64> {
 
 /// Time-claim rules (PyJWT's comparisons, `exp` made mandatory).
 fn check_claims(claims: &Map<String, Value>, now: u64, leeway: u64) -> Result<(), JwtError> {
-    let now = now as f64;
-    let leeway = leeway as f64;
     let exp = claims.get("exp").ok_or(JwtError::MissingExp)?;
     let exp = claim_number(exp).ok_or(JwtError::BadClaim("exp"))?;
+    let nbf = match claims.get("nbf") {
+        Some(nbf) => Some(claim_number(nbf).ok_or(JwtError::BadClaim("nbf"))?),
+        None => None,
+    };
+    if let Some(iat) = claims.get("iat") {
+        claim_number(iat).ok_or(JwtError::BadClaim("iat"))?;
+    }
+    check_times(exp, nbf, now, leeway)
+}
+
+/// Expired when `exp <= now - leeway`; not yet valid when `nbf > now + leeway`.
+fn check_times(exp: f64, nbf: Option<f64>, now: u64, leeway: u64) -> Result<(), JwtError> {
+    let now = now as f64;
+    let leeway = leeway as f64;
     if exp <= now - leeway {
         return Err(JwtError::Expired);
     }
-    if let Some(nbf) = claims.get("nbf") {
-        let nbf = claim_number(nbf).ok_or(JwtError::BadClaim("nbf"))?;
-        if nbf > now + leeway {
-            return Err(JwtError::NotYetValid);
-        }
-    }
-    if let Some(iat) = claims.get("iat") {
-        claim_number(iat).ok_or(JwtError::BadClaim("iat"))?;
+    if nbf.is_some_and(|nbf| nbf > now + leeway) {
+        return Err(JwtError::NotYetValid);
     }
     Ok(())
 }
@@ -387,6 +514,13 @@ pub fn encode(claims: &Map<String, Value>, secret: &[u8]) -> Result<String, JwtE
     }
     let key = EncodingKey::from_secret(secret).map_err(|_| JwtError::EmptySecret)?;
     jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &key).map_err(|_| JwtError::Encode)
+}
+
+/// Seconds since the Unix epoch from the system clock (0 if the clock is before 1970).
+pub fn now_unix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// Claims of `auth.login(user, seconds)`: `{"user": user, "exp": now + seconds}` (no `iat`, as

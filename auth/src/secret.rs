@@ -164,6 +164,12 @@ pub fn generate() -> io::Result<[u8; 32]> {
     Ok(b)
 }
 
+/// A fresh random secret for this process (`ask start` without a configured secret; pass the
+/// result to [`check_strength`] to get the warning to print).
+pub fn generated() -> io::Result<(Secret, SecretSource)> {
+    Ok((Secret::new(generate()?.to_vec()), SecretSource::Generated))
+}
+
 /// What [`load_or_create_dev_secret`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DevSecretStatus {

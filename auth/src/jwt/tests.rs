@@ -351,3 +351,44 @@ fn errors_never_contain_the_secret() {
         assert!(!e.to_string().is_empty());
     }
 }
+
+#[test]
+fn cache_remembers_verified_tokens_only_and_rechecks_time() {
+    let val = v();
+    let t = hs256(&format!(r#"{{"user":"ada","exp":{},"nbf":{}}}"#, NOW + 100, NOW - 10));
+    assert_eq!(val.validate(&t, NOW).unwrap()["user"], json!("ada"));
+    assert_eq!(val.cached_tokens(), 1);
+    // A hit gives the same claims.
+    assert_eq!(val.validate(&t, NOW + 1).unwrap()["user"], json!("ada"));
+    // Time claims are checked again on every hit.
+    assert_eq!(val.validate(&t, NOW + 100), Err(JwtError::Expired));
+    assert_eq!(val.validate(&t, NOW - 20), Err(JwtError::NotYetValid));
+    // Failed tokens are never cached; a one-byte change is a different token.
+    let bad = format!("{}x", &t[..t.len() - 1]);
+    assert!(val.validate(&bad, NOW).is_err());
+    let (msg, _) = t.rsplit_once('.').unwrap();
+    assert!(val.validate(&format!("{msg}.AAAA"), NOW).is_err());
+    assert_eq!(val.cached_tokens(), 1);
+    // Big tokens are not cached.
+    let pad = "x".repeat(2_000);
+    let big = hs256(&format!(r#"{{"exp":{},"pad":"{pad}"}}"#, NOW + 300));
+    assert!(val.validate(&big, NOW).is_ok());
+    assert_eq!(val.cached_tokens(), 1);
+    // A validator for another secret has its own (empty) cache.
+    let other = Validator::new(b"another-secret-0123456789abcdef-0123", 0).unwrap();
+    assert_eq!(other.validate(&t, NOW), Err(JwtError::Signature));
+}
+
+#[test]
+fn cache_is_bounded() {
+    let val = v();
+    for i in 0..10_000u64 {
+        let t = hs256(&format!(r#"{{"n":{i},"exp":{}}}"#, NOW + 300));
+        assert!(val.validate(&t, NOW).is_ok());
+    }
+    assert!(val.cached_tokens() <= CACHE_SHARDS * CACHE_GENERATION * 2);
+    // Still correct after many rotations.
+    let t = hs256(&format!(r#"{{"n":1,"exp":{}}}"#, NOW + 300));
+    assert_eq!(val.validate(&t, NOW).unwrap()["n"], json!(1));
+    assert_eq!(val.validate(&t, NOW).unwrap()["n"], json!(1));
+}

@@ -45,10 +45,7 @@ impl fmt::Debug for Secret {
 
 impl Drop for Secret {
     fn drop(&mut self) {
-        for b in self.0.iter_mut() {
-            // Volatile so the zeroing is not optimised away as a dead store.
-            unsafe { std::ptr::write_volatile(b, 0) };
-        }
+        zeroize::Zeroize::zeroize(&mut self.0);
     }
 }
 

@@ -282,6 +282,14 @@ fn nbf_and_iat() {
 }
 
 #[test]
+fn duplicate_alg_members_refused() {
+    for h in [r#"{"alg":"HS256","alg":"none"}"#, r#"{"alg":"none","alg":"HS256"}"#] {
+        let t = craft(h, &ok_payload(), SECRET);
+        assert!(v().validate(&t, NOW).is_err(), "{h}");
+    }
+}
+
+#[test]
 fn crit_header_refused() {
     for h in [
         r#"{"alg":"HS256","typ":"JWT","crit":["exp"],"exp":1}"#,

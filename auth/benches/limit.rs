@@ -18,7 +18,9 @@ fn ns_per(iters: u64, f: impl FnOnce()) -> f64 {
 
 fn main() {
     let n: u64 = 5_000_000;
-    let ips: Vec<IpAddr> = (0..1024u32).map(|i| IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + i))).collect();
+    let ips: Vec<IpAddr> = (0..1024u32)
+        .map(|i| IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + i)))
+        .collect();
 
     let l = Limiter::new(parse_rules("1000000 per minute").unwrap(), DEFAULT_MAX_KEYS);
     let one = ns_per(n, || {
@@ -28,7 +30,10 @@ fn main() {
     });
     println!("limit check, 1 rule, one client:          {one:7.1} ns/call");
 
-    let l = Limiter::new(parse_rules("100 per second; 1000 per minute; 10000 per day").unwrap(), DEFAULT_MAX_KEYS);
+    let l = Limiter::new(
+        parse_rules("100 per second; 1000 per minute; 10000 per day").unwrap(),
+        DEFAULT_MAX_KEYS,
+    );
     let mut limited = 0u64;
     let many = ns_per(n, || {
         for i in 0..n {
@@ -46,10 +51,16 @@ fn main() {
             black_box(l.check(IpAddr::V4(Ipv4Addr::from(i as u32)), i / 1000));
         }
     });
-    println!("limit check, new client every call:       {churn:7.1} ns/call (table {} keys)", l.len());
+    println!(
+        "limit check, new client every call:       {churn:7.1} ns/call (table {} keys)",
+        l.len()
+    );
 
     // Two threads on one limiter.
-    let l = Arc::new(Limiter::new(parse_rules("1000000 per minute").unwrap(), DEFAULT_MAX_KEYS));
+    let l = Arc::new(Limiter::new(
+        parse_rules("1000000 per minute").unwrap(),
+        DEFAULT_MAX_KEYS,
+    ));
     let per_thread = n / 2;
     let t = Instant::now();
     let hs: Vec<_> = (0..2)
@@ -72,7 +83,9 @@ fn main() {
     let secret = b"bench-secret-0123456789abcdef-0123456789";
     let v = Validator::new(secret, 0).unwrap();
     let now = 1_700_000_000;
-    let token = v.encode(&login_claims("ada@example.com".into(), 3600, now)).unwrap();
+    let token = v
+        .encode(&login_claims("ada@example.com".into(), 3600, now))
+        .unwrap();
     let m = 200_000;
     let jwt = ns_per(m, || {
         for _ in 0..m {

@@ -20,7 +20,10 @@ pub type Parsed = (Vec<(String, String)>, Vec<(usize, String)>);
 pub fn parse(text: &str) -> Parsed {
     let mut vars: Vec<(String, String)> = Vec::new();
     let mut errors = Vec::new();
-    let lines: Vec<&str> = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)).collect();
+    let lines: Vec<&str> = text
+        .split('\n')
+        .map(|l| l.strip_suffix('\r').unwrap_or(l))
+        .collect();
     let mut i = 0;
     while i < lines.len() {
         let line_no = i + 1;
@@ -34,12 +37,18 @@ pub fn parse(text: &str) -> Parsed {
             _ => line,
         };
         let Some((key, raw)) = body.split_once('=') else {
-            errors.push((line_no, format!("expected KEY=VALUE, got {:?}", truncate(line))));
+            errors.push((
+                line_no,
+                format!("expected KEY=VALUE, got {:?}", truncate(line)),
+            ));
             continue;
         };
         let key = key.trim_end();
         if !valid_key(key) {
-            errors.push((line_no, format!("invalid variable name {:?}", truncate(key))));
+            errors.push((
+                line_no,
+                format!("invalid variable name {:?}", truncate(key)),
+            ));
             continue;
         }
         let raw = raw.trim_start();
@@ -69,7 +78,10 @@ pub fn parse(text: &str) -> Parsed {
                         i = consumed_to;
                         let rest = rest.trim();
                         if !rest.is_empty() && !rest.starts_with('#') {
-                            errors.push((line_no, format!("unexpected text after the closing quote of {key}")));
+                            errors.push((
+                                line_no,
+                                format!("unexpected text after the closing quote of {key}"),
+                            ));
                             continue;
                         }
                         value
@@ -140,7 +152,9 @@ mod tests {
     use super::*;
 
     fn get<'a>(vars: &'a [(String, String)], k: &str) -> Option<&'a str> {
-        vars.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str())
+        vars.iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.as_str())
     }
 
     #[test]
@@ -151,7 +165,10 @@ mod tests {
         assert_eq!(get(&vars, "ASKT_MODE"), Some("from-dotenv"));
         assert_eq!(get(&vars, "ASKT_QUOTED"), Some("a quoted value"));
         assert_eq!(get(&vars, "ASKT_EMPTY"), Some(""));
-        assert_eq!(get(&vars, "ASKT_DB_URL"), Some("postgres://app:pw@localhost/app?sslmode=disable"));
+        assert_eq!(
+            get(&vars, "ASKT_DB_URL"),
+            Some("postgres://app:pw@localhost/app?sslmode=disable")
+        );
         assert_eq!(get(&vars, "ASKT_EXPORTED"), Some("yes"));
         assert_eq!(get(&vars, "ASKT_AFTER_BAD_LINE"), Some("still loaded"));
         assert_eq!(vars.len(), 7);
@@ -174,7 +191,13 @@ mod tests {
         assert_eq!(get(&vars, "G"), Some("3"));
         assert_eq!(get(&vars, "H"), Some("line1\nline2"));
         assert_eq!(get(&vars, "I"), None);
-        assert_eq!(errors, vec![(11, "unexpected text after the closing quote of I".to_owned())]);
+        assert_eq!(
+            errors,
+            vec![(
+                11,
+                "unexpected text after the closing quote of I".to_owned()
+            )]
+        );
     }
 
     #[test]
@@ -195,6 +218,9 @@ mod tests {
         assert_eq!(parse(""), (vec![], vec![]));
         let (vars, errors) = parse("A=1\r\nB=\"2\"\r\n");
         assert!(errors.is_empty());
-        assert_eq!(vars, vec![("A".into(), "1".into()), ("B".into(), "2".into())]);
+        assert_eq!(
+            vars,
+            vec![("A".into(), "1".into()), ("B".into(), "2".into())]
+        );
     }
 }

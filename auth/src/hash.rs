@@ -39,7 +39,10 @@ impl std::fmt::Display for HashError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             HashError::TooLong { len } => {
-                write!(f, "text to hash is {len} bytes long; the limit is {MAX_INPUT_BYTES} bytes")
+                write!(
+                    f,
+                    "text to hash is {len} bytes long; the limit is {MAX_INPUT_BYTES} bytes"
+                )
             }
             HashError::Internal(m) => write!(f, "hashing failed: {m}"),
         }
@@ -76,15 +79,21 @@ pub fn check_password(hashed: &str, text: &str) -> bool {
         return false;
     }
     if hashed.len() == 64 && hashed.bytes().all(|b| b.is_ascii_hexdigit()) {
-        let Some(stored) = crate::secret::parse_hex(hashed) else { return false };
+        let Some(stored) = crate::secret::parse_hex(hashed) else {
+            return false;
+        };
         let computed = Sha256::digest(text.as_bytes());
         return bool::from(computed.as_slice().ct_eq(&stored));
     }
     if !hashed.starts_with('$') {
         return false;
     }
-    let Ok(parsed) = PasswordHash::new(hashed) else { return false };
-    let Ok(params) = Params::try_from(&parsed) else { return false };
+    let Ok(parsed) = PasswordHash::new(hashed) else {
+        return false;
+    };
+    let Ok(params) = Params::try_from(&parsed) else {
+        return false;
+    };
     if params.m_cost() > MAX_VERIFY_M_COST_KIB
         || params.t_cost() > MAX_VERIFY_T_COST
         || params.p_cost() > MAX_VERIFY_P_COST
@@ -93,7 +102,9 @@ pub fn check_password(hashed: &str, text: &str) -> bool {
     }
     // `verify_password` takes algorithm, version and parameters from the PHC string and compares
     // the outputs in constant time.
-    Argon2::default().verify_password(text.as_bytes(), &parsed).is_ok()
+    Argon2::default()
+        .verify_password(text.as_bytes(), &parsed)
+        .is_ok()
 }
 
 /// `hash.sha256(text)`: lower-case hex SHA-256 of the UTF-8 text (1.5.0's `hash.hash`). Not
@@ -111,8 +122,14 @@ mod tests {
     #[test]
     fn sha256_matches_1_5_0() {
         assert_eq!(sha256_hex("secret"), SECRET_SHA);
-        assert_eq!(sha256_hex("café"), "850f7dc43910ff890f8879c0ed26fe697c93a067ad93a7d50f466a7028a9bf4e");
-        assert_eq!(sha256_hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        assert_eq!(
+            sha256_hex("café"),
+            "850f7dc43910ff890f8879c0ed26fe697c93a067ad93a7d50f466a7028a9bf4e"
+        );
+        assert_eq!(
+            sha256_hex(""),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
     }
 
     #[test]
@@ -148,7 +165,15 @@ mod tests {
 
     #[test]
     fn garbage_hashes_are_false() {
-        for h in ["", "plain", "$", "$argon2id$", "$argon2id$v=19$m=x,t=2,p=1$abc$def", "$md5$abc", "$scrypt$ln=1$a$b"] {
+        for h in [
+            "",
+            "plain",
+            "$",
+            "$argon2id$",
+            "$argon2id$v=19$m=x,t=2,p=1$abc$def",
+            "$md5$abc",
+            "$scrypt$ln=1$a$b",
+        ] {
             assert!(!check_password(h, "x"), "{h:?}");
         }
     }
@@ -177,11 +202,18 @@ mod tests {
     #[test]
     fn input_size_limit() {
         let long = "x".repeat(MAX_INPUT_BYTES + 1);
-        assert_eq!(hash_password(&long), Err(HashError::TooLong { len: MAX_INPUT_BYTES + 1 }));
+        assert_eq!(
+            hash_password(&long),
+            Err(HashError::TooLong {
+                len: MAX_INPUT_BYTES + 1
+            })
+        );
         assert!(!check_password(SECRET_SHA, &long));
         assert!(!check_password(&long, "secret"));
         let ok = "x".repeat(MAX_INPUT_BYTES);
         assert!(check_password(&sha256_hex(&ok), &ok));
-        assert!(HashError::TooLong { len: 5000 }.to_string().contains("4096"));
+        assert!(HashError::TooLong { len: 5000 }
+            .to_string()
+            .contains("4096"));
     }
 }

@@ -30,8 +30,10 @@ pub const WWW_AUTHENTICATE_INVALID: &str = r#"Bearer error="invalid_token""#;
 /// `{"typ":"JWT","alg":"HS256"}` (what `jsonwebtoken` writes). Almost every token carries one of
 /// these two exact segments; recognising them skips a base64 + JSON parse of the header on the
 /// hot path. Any other header is parsed and checked in full.
-const CANONICAL_HEADERS: [&str; 2] =
-    ["eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9", "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9"];
+const CANONICAL_HEADERS: [&str; 2] = [
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9",
+    "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9",
+];
 
 /// Where a request's token was found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,7 +64,10 @@ impl TokenSource<'_> {
 /// A `Bearer` header wins over the query parameter. Any other scheme (`Basic …`), an empty header
 /// or `Bearer` without a token count as no header; an empty `token=` counts as missing (1.5.0).
 /// When `token` appears several times in the query the first one is used (Flask's `args.get`).
-pub fn extract_token<'a>(authorization: Option<&'a str>, query: Option<&'a str>) -> TokenSource<'a> {
+pub fn extract_token<'a>(
+    authorization: Option<&'a str>,
+    query: Option<&'a str>,
+) -> TokenSource<'a> {
     if let Some(h) = authorization {
         let h = h.trim_matches(|c| c == ' ' || c == '\t');
         if h.len() > 6 && h.as_bytes()[..6].eq_ignore_ascii_case(b"bearer") {
@@ -81,7 +86,11 @@ pub fn extract_token<'a>(authorization: Option<&'a str>, query: Option<&'a str>)
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
             if percent_decode(name) == "token" {
                 let value = percent_decode(value);
-                return if value.is_empty() { TokenSource::Missing } else { TokenSource::Query(value) };
+                return if value.is_empty() {
+                    TokenSource::Missing
+                } else {
+                    TokenSource::Query(value)
+                };
             }
         }
     }
@@ -100,16 +109,14 @@ fn percent_decode(s: &str) -> Cow<'_, str> {
     while i < bytes.len() {
         match bytes[i] {
             b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                match (hex_val(bytes[i + 1]), hex_val(bytes[i + 2])) {
-                    (Some(h), Some(l)) => {
-                        out.push(h << 4 | l);
-                        i += 3;
-                        continue;
-                    }
-                    _ => out.push(b'%'),
+            b'%' if i + 2 < bytes.len() => match (hex_val(bytes[i + 1]), hex_val(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h << 4 | l);
+                    i += 3;
+                    continue;
                 }
-            }
+                _ => out.push(b'%'),
+            },
             b => out.push(b),
         }
         i += 1;
@@ -221,7 +228,7 @@ pub struct Authenticated {
 /// (`Arc`): the keys are derived once, `validate` takes `&self` and is thread-safe.
 ///
 /// A client sends the same token with every request, so tokens that passed the full check are
-/// remembered (exact token text → claims, see [`TokenCache`]): a repeat costs a hash lookup and a
+/// remembered (exact token text → claims, a bounded two-generation map): a repeat costs a hash lookup and a
 /// clone of the claims instead of base64 + JSON + HMAC, and only the time claims (`exp`, `nbf`)
 /// are checked again. Entries are keyed by the whole token, signature included, so a cached entry
 /// can only ever answer for the very bytes that were verified; a new secret means a new
@@ -262,7 +269,11 @@ struct TokenCache {
 
 impl TokenCache {
     fn new() -> Self {
-        TokenCache { shards: (0..CACHE_SHARDS).map(|_| Mutex::new(CacheShard::default())).collect() }
+        TokenCache {
+            shards: (0..CACHE_SHARDS)
+                .map(|_| Mutex::new(CacheShard::default()))
+                .collect(),
+        }
     }
 
     fn shard(&self, token: &str) -> &Mutex<CacheShard> {
@@ -277,7 +288,10 @@ impl TokenCache {
         if token.len() > CACHE_MAX_TOKEN_BYTES {
             return None;
         }
-        let mut s = self.shard(token).lock().unwrap_or_else(PoisonError::into_inner);
+        let mut s = self
+            .shard(token)
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         if let Some(v) = s.cur.get(token) {
             return Some(v.clone());
         }
@@ -295,7 +309,10 @@ impl TokenCache {
         if token.len() > CACHE_MAX_TOKEN_BYTES {
             return;
         }
-        let mut s = self.shard(token).lock().unwrap_or_else(PoisonError::into_inner);
+        let mut s = self
+            .shard(token)
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         if s.cur.len() >= CACHE_GENERATION {
             let s = &mut *s;
             std::mem::swap(&mut s.cur, &mut s.old);
@@ -318,7 +335,9 @@ impl TokenCache {
 impl fmt::Debug for Validator {
     // Hand-written so that the secret can never reach a log through `{:?}`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Validator").field("leeway", &self.leeway).finish_non_exhaustive()
+        f.debug_struct("Validator")
+            .field("leeway", &self.leeway)
+            .finish_non_exhaustive()
     }
 }
 
@@ -381,9 +400,19 @@ impl Validator {
         let claims = self.validate_uncached(token, now_unix)?;
         if token.len() <= CACHE_MAX_TOKEN_BYTES {
             // Both are numbers: `validate_uncached` checked them.
-            let exp = claims.get("exp").and_then(claim_number).unwrap_or(f64::NEG_INFINITY);
+            let exp = claims
+                .get("exp")
+                .and_then(claim_number)
+                .unwrap_or(f64::NEG_INFINITY);
             let nbf = claims.get("nbf").and_then(claim_number);
-            self.cache.insert(token, Verified { claims: claims.clone(), exp, nbf });
+            self.cache.insert(
+                token,
+                Verified {
+                    claims: claims.clone(),
+                    exp,
+                    nbf,
+                },
+            );
         }
         Ok(claims)
     }
@@ -394,7 +423,11 @@ impl Validator {
     }
 
     /// The full check of [`validate`](Self::validate), without the cache.
-    pub fn validate_uncached(&self, token: &str, now_unix: u64) -> Result<Map<String, Value>, JwtError> {
+    pub fn validate_uncached(
+        &self,
+        token: &str,
+        now_unix: u64,
+    ) -> Result<Map<String, Value>, JwtError> {
         if token.len() > self.max_token_bytes {
             return Err(JwtError::TooLarge);
         }
@@ -410,8 +443,9 @@ impl Validator {
         if !CANONICAL_HEADERS.contains(&header) {
             check_header(header)?;
         }
-        let data = jsonwebtoken::decode::<Map<String, Value>>(token, &self.decoding, &self.validation)
-            .map_err(map_jwt_error)?;
+        let data =
+            jsonwebtoken::decode::<Map<String, Value>>(token, &self.decoding, &self.validation)
+                .map_err(map_jwt_error)?;
         check_claims(&data.claims, now_unix, self.leeway)?;
         Ok(data.claims)
     }
@@ -429,7 +463,10 @@ impl Validator {
             return Err(Rejection::Missing);
         };
         match self.validate(token, now_unix) {
-            Ok(claims) => Ok(Authenticated { token: token.to_owned(), claims }),
+            Ok(claims) => Ok(Authenticated {
+                token: token.to_owned(),
+                claims,
+            }),
             Err(e) => Err(Rejection::Invalid(e)),
         }
     }
@@ -443,9 +480,12 @@ impl Validator {
 
 /// Parses and checks a non-canonical header segment.
 fn check_header(segment: &str) -> Result<(), JwtError> {
-    let bytes = URL_SAFE_NO_PAD.decode(segment).map_err(|_| JwtError::Malformed)?;
+    let bytes = URL_SAFE_NO_PAD
+        .decode(segment)
+        .map_err(|_| JwtError::Malformed)?;
     // serde_json refuses nesting deeper than 128 levels with an error (no stack overflow).
-    let header: Map<String, Value> = serde_json::from_slice(&bytes).map_err(|_| JwtError::Malformed)?;
+    let header: Map<String, Value> =
+        serde_json::from_slice(&bytes).map_err(|_| JwtError::Malformed)?;
     match header.get("alg") {
         Some(Value::String(a)) if a == "HS256" => {}
         _ => return Err(JwtError::Algorithm),

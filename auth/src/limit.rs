@@ -67,7 +67,14 @@ impl fmt::Display for Rule {
             .copied()
             .unwrap_or(("second", 1));
         let n = self.period_secs / size;
-        write!(f, "{} per {} {}{}", self.count, n, name, if n == 1 { "" } else { "s" })
+        write!(
+            f,
+            "{} per {} {}{}",
+            self.count,
+            n,
+            name,
+            if n == 1 { "" } else { "s" }
+        )
     }
 }
 
@@ -84,10 +91,15 @@ pub fn parse_rules(text: &str) -> Result<Vec<Rule>, String> {
         rules.push(parse_rule(piece)?);
     }
     if rules.is_empty() {
-        return Err(format!("empty rate limit {text:?}: expected a rule such as '5 per minute'"));
+        return Err(format!(
+            "empty rate limit {text:?}: expected a rule such as '5 per minute'"
+        ));
     }
     if rules.len() > MAX_RULES {
-        return Err(format!("rate limit {text:?} has {} rules; at most {MAX_RULES} are allowed", rules.len()));
+        return Err(format!(
+            "rate limit {text:?} has {} rules; at most {MAX_RULES} are allowed",
+            rules.len()
+        ));
     }
     Ok(rules)
 }
@@ -125,7 +137,9 @@ fn parse_rule(piece: &str) -> Result<Rule, String> {
     let multiplier: u64 = if ndigits == 0 {
         1
     } else {
-        rest[..ndigits].parse().map_err(|_| format!("rate limit period too large in {piece:?}"))?
+        rest[..ndigits]
+            .parse()
+            .map_err(|_| format!("rate limit period too large in {piece:?}"))?
     };
     let unit = rest[ndigits..].trim();
     if unit.is_empty() {
@@ -139,7 +153,9 @@ fn parse_rule(piece: &str) -> Result<Rule, String> {
         ));
     };
     if count == 0 {
-        return Err(format!("rate limit {piece:?} allows no request; the count must be at least 1"));
+        return Err(format!(
+            "rate limit {piece:?} allows no request; the count must be at least 1"
+        ));
     }
     if multiplier == 0 {
         return Err(format!("rate limit {piece:?} has an empty period"));
@@ -156,7 +172,9 @@ fn parse_rule(piece: &str) -> Result<Rule, String> {
 pub enum Decision {
     Allowed,
     /// Answer 429 [`TOO_MANY_REQUESTS_BODY`] with `Retry-After: retry_after_secs` (≥ 1).
-    Limited { retry_after_secs: u64 },
+    Limited {
+        retry_after_secs: u64,
+    },
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -186,7 +204,10 @@ pub struct Limiter {
 
 impl fmt::Debug for Limiter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Limiter").field("rules", &self.rules).field("keys", &self.len()).finish()
+        f.debug_struct("Limiter")
+            .field("rules", &self.rules)
+            .field("keys", &self.len())
+            .finish()
     }
 }
 
@@ -266,7 +287,9 @@ impl Limiter {
             }
         }
         if wait_ms > 0 {
-            return Decision::Limited { retry_after_secs: wait_ms.div_ceil(1000).max(1) };
+            return Decision::Limited {
+                retry_after_secs: wait_ms.div_ceil(1000).max(1),
+            };
         }
         for w in &mut slots[..n] {
             w.count += 1;
@@ -297,11 +320,19 @@ impl IpNet {
     pub fn contains(&self, ip: IpAddr) -> bool {
         match (self.addr, ip.to_canonical()) {
             (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = if self.prefix == 0 { 0 } else { u32::MAX << (32 - self.prefix) };
+                let mask = if self.prefix == 0 {
+                    0
+                } else {
+                    u32::MAX << (32 - self.prefix)
+                };
                 u32::from(net) & mask == u32::from(ip) & mask
             }
             (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let mask = if self.prefix == 0 { 0 } else { u128::MAX << (128 - self.prefix) };
+                let mask = if self.prefix == 0 {
+                    0
+                } else {
+                    u128::MAX << (128 - self.prefix)
+                };
                 u128::from(net) & mask == u128::from(ip) & mask
             }
             _ => false,
@@ -313,7 +344,11 @@ impl FromStr for IpNet {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         let s = s.trim();
-        let bad = || format!("invalid address or network {s:?} (expected e.g. 10.0.0.1, 10.0.0.0/8 or fd00::/8)");
+        let bad = || {
+            format!(
+                "invalid address or network {s:?} (expected e.g. 10.0.0.1, 10.0.0.0/8 or fd00::/8)"
+            )
+        };
         let (addr, prefix) = match s.split_once('/') {
             Some((a, p)) => (a, Some(p.parse::<u8>().map_err(|_| bad())?)),
             None => (s, None),
@@ -341,13 +376,17 @@ pub fn parse_trusted(list: &[&str]) -> Result<Vec<IpNet>, String> {
 pub fn client_key(peer: IpAddr, x_forwarded_for: Option<&str>, trusted: &[IpNet]) -> IpAddr {
     let peer = peer.to_canonical();
     let is_trusted = |ip: IpAddr| trusted.iter().any(|n| n.contains(ip));
-    let Some(xff) = x_forwarded_for else { return peer };
+    let Some(xff) = x_forwarded_for else {
+        return peer;
+    };
     if !is_trusted(peer) {
         return peer;
     }
     let mut client = peer;
     for part in xff.rsplit(',') {
-        let Some(ip) = parse_forwarded(part.trim()) else { break };
+        let Some(ip) = parse_forwarded(part.trim()) else {
+            break;
+        };
         client = ip.to_canonical();
         if !is_trusted(client) {
             break;
@@ -365,7 +404,11 @@ fn parse_forwarded(s: &str) -> Option<IpAddr> {
         return rest.split_once(']').and_then(|(a, _)| a.parse().ok());
     }
     s.rsplit_once(':').and_then(|(a, port)| {
-        if port.bytes().all(|b| b.is_ascii_digit()) { a.parse::<std::net::Ipv4Addr>().ok().map(IpAddr::V4) } else { None }
+        if port.bytes().all(|b| b.is_ascii_digit()) {
+            a.parse::<std::net::Ipv4Addr>().ok().map(IpAddr::V4)
+        } else {
+            None
+        }
     })
 }
 
@@ -379,7 +422,10 @@ pub struct LimiterRegistry {
 
 impl LimiterRegistry {
     pub fn new(max_keys: usize) -> Self {
-        LimiterRegistry { max_keys, map: Mutex::new(HashMap::new()) }
+        LimiterRegistry {
+            max_keys,
+            map: Mutex::new(HashMap::new()),
+        }
     }
 
     /// The limiter of `route` (any stable id, e.g. `"GET /login"`) for `rule_text`, reusing the
@@ -390,7 +436,11 @@ impl LimiterRegistry {
             return Ok(l.clone());
         }
         let rules = parse_rules(rule_text)?;
-        let max = if self.max_keys == 0 { DEFAULT_MAX_KEYS } else { self.max_keys };
+        let max = if self.max_keys == 0 {
+            DEFAULT_MAX_KEYS
+        } else {
+            self.max_keys
+        };
         let l = Arc::new(Limiter::new(rules, max));
         map.insert((route.to_owned(), rule_text.to_owned()), l.clone());
         Ok(l)
@@ -404,7 +454,10 @@ impl LimiterRegistry {
     }
 
     pub fn len(&self) -> usize {
-        self.map.lock().unwrap_or_else(PoisonError::into_inner).len()
+        self.map
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
     }
 
     pub fn is_empty(&self) -> bool {

@@ -70,7 +70,9 @@ impl fmt::Display for SecretSource {
             SecretSource::Program => f.write_str("auth.secret_key in the program"),
             SecretSource::Env => f.write_str("the ASK_SECRET environment variable"),
             SecretSource::Askfile => f.write_str("[auth] secret in Askfile.toml"),
-            SecretSource::DevFile(p) => write!(f, "the generated development secret in {}", p.display()),
+            SecretSource::DevFile(p) => {
+                write!(f, "the generated development secret in {}", p.display())
+            }
             SecretSource::Generated => f.write_str("a secret generated for this process"),
         }
     }
@@ -130,7 +132,11 @@ impl std::error::Error for WeakSecretError {}
 /// Checks the secret's length. `Start`: shorter than 32 bytes → error naming the source. `Dev`:
 /// the same condition gives a warning text (`Ok(Some(..))`). A generated secret also warns in
 /// `Start` mode, because tokens will not survive a restart and differ between processes.
-pub fn check_strength(secret: &Secret, source: &SecretSource, mode: Mode) -> Result<Option<String>, WeakSecretError> {
+pub fn check_strength(
+    secret: &Secret,
+    source: &SecretSource,
+    mode: Mode,
+) -> Result<Option<String>, WeakSecretError> {
     if secret.len() < MIN_SECRET_BYTES {
         return match mode {
             Mode::Start => Err(WeakSecretError { source: source.clone(), len: secret.len() }),
@@ -157,7 +163,8 @@ pub fn check_strength(secret: &Secret, source: &SecretSource, mode: Mode) -> Res
 /// 32 random bytes from the operating system's CSPRNG.
 pub fn generate() -> io::Result<[u8; 32]> {
     let mut b = [0u8; 32];
-    getrandom::fill(&mut b).map_err(|e| io::Error::other(format!("OS randomness unavailable: {e}")))?;
+    getrandom::fill(&mut b)
+        .map_err(|e| io::Error::other(format!("OS randomness unavailable: {e}")))?;
     Ok(b)
 }
 
@@ -183,7 +190,9 @@ pub enum DevSecretStatus {
 /// existing file readable by others is tightened to 0600). Creation is atomic: the content is
 /// written to a temporary file which is then hard-linked into place, so two processes starting at
 /// once end up with the same secret and nobody reads a half-written file.
-pub fn load_or_create_dev_secret(ask_dir: &Path) -> io::Result<(Secret, SecretSource, DevSecretStatus)> {
+pub fn load_or_create_dev_secret(
+    ask_dir: &Path,
+) -> io::Result<(Secret, SecretSource, DevSecretStatus)> {
     let path = ask_dir.join(DEV_SECRET_FILE);
     let source = SecretSource::DevFile(path.clone());
     let mut status = DevSecretStatus::Created;
@@ -217,7 +226,9 @@ pub fn load_or_create_dev_secret(ask_dir: &Path) -> io::Result<(Secret, SecretSo
                 let text = fs::read_to_string(&path)?;
                 let bytes = parse_hex(text.trim())
                     .filter(|b| b.len() >= MIN_SECRET_BYTES)
-                    .ok_or_else(|| io::Error::other(format!("{} is not a valid secret file", path.display())))?;
+                    .ok_or_else(|| {
+                        io::Error::other(format!("{} is not a valid secret file", path.display()))
+                    })?;
                 return Ok((Secret::new(bytes), source, DevSecretStatus::Loaded));
             }
             r => {
@@ -233,12 +244,21 @@ pub fn load_or_create_dev_secret(ask_dir: &Path) -> io::Result<(Secret, SecretSo
 #[cfg(unix)]
 fn create_private(path: &Path) -> io::Result<fs::File> {
     use std::os::unix::fs::OpenOptionsExt as _;
-    fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)
+    fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
 }
 
 #[cfg(not(unix))]
 fn create_private(path: &Path) -> io::Result<fs::File> {
-    fs::OpenOptions::new().write(true).create(true).truncate(true).open(path)
+    fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)
 }
 
 #[cfg(unix)]
@@ -307,17 +327,30 @@ mod tests {
         let long = Secret::new(vec![b'x'; 32]);
         let e = check_strength(&short, &SecretSource::Env, Mode::Start).unwrap_err();
         let msg = e.to_string();
-        assert!(msg.contains("ASK_SECRET") && msg.contains("12 bytes") && msg.contains("32"), "{msg}");
+        assert!(
+            msg.contains("ASK_SECRET") && msg.contains("12 bytes") && msg.contains("32"),
+            "{msg}"
+        );
         assert!(!msg.contains("short-secret"));
         let e = check_strength(&short, &SecretSource::Askfile, Mode::Start).unwrap_err();
         assert!(e.to_string().contains("Askfile.toml"));
         let e = check_strength(&short, &SecretSource::Program, Mode::Start).unwrap_err();
         assert!(e.to_string().contains("auth.secret_key"));
-        let w = check_strength(&short, &SecretSource::Env, Mode::Dev).unwrap().unwrap();
+        let w = check_strength(&short, &SecretSource::Env, Mode::Dev)
+            .unwrap()
+            .unwrap();
         assert!(w.contains("ASK_SECRET") && !w.contains("short-secret"));
-        assert_eq!(check_strength(&long, &SecretSource::Env, Mode::Start), Ok(None));
-        assert_eq!(check_strength(&long, &SecretSource::Env, Mode::Dev), Ok(None));
-        assert!(check_strength(&long, &SecretSource::Generated, Mode::Start).unwrap().is_some());
+        assert_eq!(
+            check_strength(&long, &SecretSource::Env, Mode::Start),
+            Ok(None)
+        );
+        assert_eq!(
+            check_strength(&long, &SecretSource::Env, Mode::Dev),
+            Ok(None)
+        );
+        assert!(check_strength(&long, &SecretSource::Generated, Mode::Start)
+            .unwrap()
+            .is_some());
     }
 
     #[test]
@@ -360,7 +393,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
-            let mode = fs::metadata(dir.join("secret")).unwrap().permissions().mode();
+            let mode = fs::metadata(dir.join("secret"))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
         // Survives a restart.
@@ -373,14 +409,20 @@ mod tests {
         assert_eq!(st, DevSecretStatus::Replaced);
         assert_ne!(s3, s1);
         // No temporary files left behind.
-        let names: Vec<_> = fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("secret")]);
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
             fs::set_permissions(dir.join("secret"), fs::Permissions::from_mode(0o644)).unwrap();
             load_or_create_dev_secret(&dir).unwrap();
-            let mode = fs::metadata(dir.join("secret")).unwrap().permissions().mode();
+            let mode = fs::metadata(dir.join("secret"))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
         fs::remove_dir_all(&root).unwrap();

@@ -63,7 +63,10 @@ fn missing_token_cases() {
     assert_eq!(extract_token(None, None), TokenSource::Missing);
     assert_eq!(extract_token(Some(""), None), TokenSource::Missing);
     assert_eq!(extract_token(Some("   "), None), TokenSource::Missing);
-    assert_eq!(extract_token(Some("Basic dXNlcjpwYXNz"), None), TokenSource::Missing);
+    assert_eq!(
+        extract_token(Some("Basic dXNlcjpwYXNz"), None),
+        TokenSource::Missing
+    );
     assert_eq!(extract_token(Some("Bearer"), None), TokenSource::Missing);
     assert_eq!(extract_token(Some("Bearer   "), None), TokenSource::Missing);
     assert_eq!(extract_token(Some("Bearerabc"), None), TokenSource::Missing);
@@ -71,16 +74,31 @@ fn missing_token_cases() {
     assert_eq!(extract_token(None, Some("token=")), TokenSource::Missing);
     assert_eq!(extract_token(None, Some("token")), TokenSource::Missing);
     assert_eq!(extract_token(None, Some("a=1&b=2")), TokenSource::Missing);
-    assert_eq!(extract_token(None, Some("tokens=abc")), TokenSource::Missing);
+    assert_eq!(
+        extract_token(None, Some("tokens=abc")),
+        TokenSource::Missing
+    );
 }
 
 #[test]
 fn bearer_header_any_case() {
-    assert_eq!(extract_token(Some("Bearer abc.def.ghi"), None), TokenSource::Bearer("abc.def.ghi"));
-    assert_eq!(extract_token(Some("bearer abc"), None), TokenSource::Bearer("abc"));
-    assert_eq!(extract_token(Some("BEARER\tabc "), None), TokenSource::Bearer("abc"));
+    assert_eq!(
+        extract_token(Some("Bearer abc.def.ghi"), None),
+        TokenSource::Bearer("abc.def.ghi")
+    );
+    assert_eq!(
+        extract_token(Some("bearer abc"), None),
+        TokenSource::Bearer("abc")
+    );
+    assert_eq!(
+        extract_token(Some("BEARER\tabc "), None),
+        TokenSource::Bearer("abc")
+    );
     // The header wins over the query parameter.
-    assert_eq!(extract_token(Some("Bearer h"), Some("token=q")), TokenSource::Bearer("h"));
+    assert_eq!(
+        extract_token(Some("Bearer h"), Some("token=q")),
+        TokenSource::Bearer("h")
+    );
     // A Basic header does not hide the query parameter.
     assert_eq!(
         extract_token(Some("Basic x"), Some("token=q")),
@@ -91,9 +109,18 @@ fn bearer_header_any_case() {
 #[test]
 fn query_parameter() {
     assert_eq!(extract_token(None, Some("token=abc")).token(), Some("abc"));
-    assert_eq!(extract_token(None, Some("x=1&token=abc&token=zzz")).token(), Some("abc"));
-    assert_eq!(extract_token(None, Some("to%6Ben=a%2Eb")).token(), Some("a.b"));
-    assert_eq!(extract_token(None, Some("token=a+b%zz%4")).token(), Some("a b%zz%4"));
+    assert_eq!(
+        extract_token(None, Some("x=1&token=abc&token=zzz")).token(),
+        Some("abc")
+    );
+    assert_eq!(
+        extract_token(None, Some("to%6Ben=a%2Eb")).token(),
+        Some("a.b")
+    );
+    assert_eq!(
+        extract_token(None, Some("token=a+b%zz%4")).token(),
+        Some("a b%zz%4")
+    );
 }
 
 // ---- valid tokens ----------------------------------------------------------------------------
@@ -101,31 +128,48 @@ fn query_parameter() {
 #[test]
 fn valid_token_by_header_and_query() {
     let t = hs256(&ok_payload());
-    let auth = v().authenticate(Some(&format!("Bearer {t}")), None, NOW).unwrap();
+    let auth = v()
+        .authenticate(Some(&format!("Bearer {t}")), None, NOW)
+        .unwrap();
     assert_eq!(auth.claims["user"], json!("ada"));
     assert_eq!(auth.token, t);
-    let auth = v().authenticate(Some(&format!("bearer {t}")), None, NOW).unwrap();
+    let auth = v()
+        .authenticate(Some(&format!("bearer {t}")), None, NOW)
+        .unwrap();
     assert_eq!(auth.claims["user"], json!("ada"));
-    let auth = v().authenticate(None, Some(&format!("token={t}")), NOW).unwrap();
+    let auth = v()
+        .authenticate(None, Some(&format!("token={t}")), NOW)
+        .unwrap();
     assert_eq!(auth.claims["user"], json!("ada"));
 }
 
 #[test]
 fn missing_and_invalid_rejections() {
     let r = v().authenticate(None, None, NOW).unwrap_err();
-    assert_eq!((r.status(), r.body(), r.www_authenticate()), (400, MISSING_TOKEN_BODY, None));
+    assert_eq!(
+        (r.status(), r.body(), r.www_authenticate()),
+        (400, MISSING_TOKEN_BODY, None)
+    );
     let r = v().authenticate(Some("Basic abc"), None, NOW).unwrap_err();
     assert_eq!(r, Rejection::Missing);
-    let r = v().authenticate(Some("Bearer garbage"), None, NOW).unwrap_err();
+    let r = v()
+        .authenticate(Some("Bearer garbage"), None, NOW)
+        .unwrap_err();
     assert_eq!(r.status(), 401);
     assert_eq!(r.body(), INVALID_TOKEN_BODY);
-    assert_eq!(r.www_authenticate(), Some(r#"Bearer error="invalid_token""#));
+    assert_eq!(
+        r.www_authenticate(),
+        Some(r#"Bearer error="invalid_token""#)
+    );
 }
 
 #[test]
 fn encode_roundtrip_and_login_claims() {
     let claims = login_claims(json!("grace"), 600, NOW);
-    assert_eq!(Value::Object(claims.clone()), json!({"user": "grace", "exp": NOW + 600}));
+    assert_eq!(
+        Value::Object(claims.clone()),
+        json!({"user": "grace", "exp": NOW + 600})
+    );
     let t = encode(&claims, SECRET).unwrap();
     assert_eq!(v().validate(&t, NOW).unwrap(), claims);
     let t2 = v().encode(&claims).unwrap();
@@ -174,7 +218,16 @@ fn empty_signature_and_segment_counts() {
     assert!(v().validate(msg, NOW).is_err()); // two segments
     assert!(v().validate(&format!("{t}.xyz"), NOW).is_err()); // four segments
     assert!(v().validate(&format!("{t}."), NOW).is_err());
-    for garbage in ["", ".", "..", "not-a-jwt", "a.b.c", "!!!.@@@.###", "é.é.é", "eyJ.eyJ.eyJ"] {
+    for garbage in [
+        "",
+        ".",
+        "..",
+        "not-a-jwt",
+        "a.b.c",
+        "!!!.@@@.###",
+        "é.é.é",
+        "eyJ.eyJ.eyJ",
+    ] {
         assert!(v().validate(garbage, NOW).is_err(), "{garbage:?} accepted");
     }
 }
@@ -185,21 +238,35 @@ fn alg_none_in_any_casing() {
         let h = format!(r#"{{"alg":"{alg}","typ":"JWT"}}"#);
         // Unsigned (empty signature) and "signed" variants are both refused.
         let unsigned = format!("{}.{}.", b64(h.as_bytes()), b64(ok_payload().as_bytes()));
-        assert!(v().validate(&unsigned, NOW).is_err(), "{alg} unsigned accepted");
+        assert!(
+            v().validate(&unsigned, NOW).is_err(),
+            "{alg} unsigned accepted"
+        );
         let signed = craft(&h, &ok_payload(), SECRET);
-        assert_eq!(v().validate(&signed, NOW), Err(JwtError::Algorithm), "{alg}");
+        assert_eq!(
+            v().validate(&signed, NOW),
+            Err(JwtError::Algorithm),
+            "{alg}"
+        );
     }
 }
 
 #[test]
 fn other_algorithms_refused() {
-    for alg in ["HS384", "HS512", "RS256", "ES256", "PS256", "EdDSA", "hs256", "HS256 ", ""] {
+    for alg in [
+        "HS384", "HS512", "RS256", "ES256", "PS256", "EdDSA", "hs256", "HS256 ", "",
+    ] {
         let h = format!(r#"{{"alg":"{alg}","typ":"JWT"}}"#);
         // Even with an HMAC-SHA256 signature under the right secret.
         let t = craft(&h, &ok_payload(), SECRET);
         assert_eq!(v().validate(&t, NOW), Err(JwtError::Algorithm), "{alg:?}");
     }
-    for h in [r#"{"typ":"JWT"}"#, r#"{"alg":null}"#, r#"{"alg":["HS256"]}"#, r#"{"alg":256}"#] {
+    for h in [
+        r#"{"typ":"JWT"}"#,
+        r#"{"alg":null}"#,
+        r#"{"alg":["HS256"]}"#,
+        r#"{"alg":256}"#,
+    ] {
         let t = craft(h, &ok_payload(), SECRET);
         assert_eq!(v().validate(&t, NOW), Err(JwtError::Algorithm), "{h}");
     }
@@ -215,7 +282,11 @@ fn other_algorithms_refused() {
 
 #[test]
 fn other_secret_refused() {
-    let t = craft(r#"{"alg":"HS256","typ":"JWT"}"#, &ok_payload(), b"some-other-secret-0123456789abcdef");
+    let t = craft(
+        r#"{"alg":"HS256","typ":"JWT"}"#,
+        &ok_payload(),
+        b"some-other-secret-0123456789abcdef",
+    );
     assert_eq!(v().validate(&t, NOW), Err(JwtError::Signature));
 }
 
@@ -227,14 +298,25 @@ fn payload_edited_after_signing() {
     let bad = format!("{}.{}.{}", parts[0], b64(edited.as_bytes()), parts[2]);
     assert_eq!(v().validate(&bad, NOW), Err(JwtError::Signature));
     // Header edited (alg unchanged, typ changed) breaks the signature too.
-    let bad = format!("{}.{}.{}", b64(br#"{"alg":"HS256","typ":"JWS"}"#), parts[1], parts[2]);
+    let bad = format!(
+        "{}.{}.{}",
+        b64(br#"{"alg":"HS256","typ":"JWS"}"#),
+        parts[1],
+        parts[2]
+    );
     assert_eq!(v().validate(&bad, NOW), Err(JwtError::Signature));
 }
 
 #[test]
 fn exp_rules() {
-    assert_eq!(v().validate(&hs256(r#"{"user":"ada"}"#), NOW), Err(JwtError::MissingExp));
-    assert_eq!(v().validate(&hs256(r#"{}"#), NOW), Err(JwtError::MissingExp));
+    assert_eq!(
+        v().validate(&hs256(r#"{"user":"ada"}"#), NOW),
+        Err(JwtError::MissingExp)
+    );
+    assert_eq!(
+        v().validate(&hs256(r#"{}"#), NOW),
+        Err(JwtError::MissingExp)
+    );
     let past = hs256(&format!(r#"{{"user":"ada","exp":{}}}"#, NOW - 600));
     assert_eq!(v().validate(&past, NOW), Err(JwtError::Expired));
     // exp == now is expired (PyJWT: exp <= now).
@@ -243,12 +325,21 @@ fn exp_rules() {
     assert!(v().validate(&now_exp, NOW - 1).is_ok());
     let s = hs256(&format!(r#"{{"exp":"{}"}}"#, NOW + 600));
     assert_eq!(v().validate(&s, NOW), Err(JwtError::BadClaim("exp")));
-    assert_eq!(v().validate(&hs256(r#"{"exp":null}"#), NOW), Err(JwtError::BadClaim("exp")));
-    assert_eq!(v().validate(&hs256(r#"{"exp":true}"#), NOW), Err(JwtError::BadClaim("exp")));
+    assert_eq!(
+        v().validate(&hs256(r#"{"exp":null}"#), NOW),
+        Err(JwtError::BadClaim("exp"))
+    );
+    assert_eq!(
+        v().validate(&hs256(r#"{"exp":true}"#), NOW),
+        Err(JwtError::BadClaim("exp"))
+    );
     // (jsonwebtoken's own claim pre-parse already chokes on an array: still refused.)
     assert!(v().validate(&hs256(r#"{"exp":[1]}"#), NOW).is_err());
     assert!(v().validate(&hs256(r#"{"exp":{"a":1}}"#), NOW).is_err());
-    assert_eq!(v().validate(&hs256(r#"{"exp":-5}"#), NOW), Err(JwtError::Expired));
+    assert_eq!(
+        v().validate(&hs256(r#"{"exp":-5}"#), NOW),
+        Err(JwtError::Expired)
+    );
 }
 
 #[test]
@@ -277,13 +368,19 @@ fn nbf_and_iat() {
     let bad = hs256(&format!(r#"{{"exp":{},"iat":"x"}}"#, NOW + 300));
     assert_eq!(v().validate(&bad, NOW), Err(JwtError::BadClaim("iat")));
     // aud is not checked (no audience configured); sub/iss of any type are just data.
-    let t = hs256(&format!(r#"{{"exp":{},"aud":"other","sub":5,"iss":[1]}}"#, NOW + 300));
+    let t = hs256(&format!(
+        r#"{{"exp":{},"aud":"other","sub":5,"iss":[1]}}"#,
+        NOW + 300
+    ));
     assert!(v().validate(&t, NOW).is_ok());
 }
 
 #[test]
 fn duplicate_alg_members_refused() {
-    for h in [r#"{"alg":"HS256","alg":"none"}"#, r#"{"alg":"none","alg":"HS256"}"#] {
+    for h in [
+        r#"{"alg":"HS256","alg":"none"}"#,
+        r#"{"alg":"none","alg":"HS256"}"#,
+    ] {
         let t = craft(h, &ok_payload(), SECRET);
         assert!(v().validate(&t, NOW).is_err(), "{h}");
     }
@@ -314,7 +411,12 @@ fn claims_must_be_an_object() {
 }
 
 fn deep(depth: usize) -> String {
-    format!(r#"{{"exp":{},"a":{}{}}}"#, NOW + 300, "[".repeat(depth), "]".repeat(depth))
+    format!(
+        r#"{{"exp":{},"a":{}{}}}"#,
+        NOW + 300,
+        "[".repeat(depth),
+        "]".repeat(depth)
+    )
 }
 
 #[test]
@@ -332,8 +434,15 @@ fn deeply_nested_claims_refused_without_crash() {
     // 100 levels are fine.
     assert!(v().validate(&hs256(&deep(100)), NOW).is_ok());
     // A deeply nested header is refused too.
-    let h = format!(r#"{{"alg":"HS256","x":{}{}}}"#, "[".repeat(2_000), "]".repeat(2_000));
-    assert_eq!(v().validate(&craft(&h, &ok_payload(), SECRET), NOW), Err(JwtError::Malformed));
+    let h = format!(
+        r#"{{"alg":"HS256","x":{}{}}}"#,
+        "[".repeat(2_000),
+        "]".repeat(2_000)
+    );
+    assert_eq!(
+        v().validate(&craft(&h, &ok_payload(), SECRET), NOW),
+        Err(JwtError::Malformed)
+    );
 }
 
 #[test]
@@ -343,7 +452,10 @@ fn oversized_token_refused_before_decoding() {
     assert!(t.len() > 20 * 1024);
     assert_eq!(v().validate(&t, NOW), Err(JwtError::TooLarge));
     // 20 KiB of garbage as well.
-    assert_eq!(v().validate(&"a".repeat(20 * 1024), NOW), Err(JwtError::TooLarge));
+    assert_eq!(
+        v().validate(&"a".repeat(20 * 1024), NOW),
+        Err(JwtError::TooLarge)
+    );
     // Just under the limit is decoded normally.
     let pad = "x".repeat(5_000);
     let t = hs256(&format!(r#"{{"exp":{},"pad":"{pad}"}}"#, NOW + 300));
@@ -355,7 +467,11 @@ fn oversized_token_refused_before_decoding() {
 fn errors_never_contain_the_secret() {
     let s = format!("{:?}", v());
     assert!(!s.contains("test-secret"));
-    for e in [JwtError::Signature, JwtError::BadClaim("exp"), JwtError::TooLarge] {
+    for e in [
+        JwtError::Signature,
+        JwtError::BadClaim("exp"),
+        JwtError::TooLarge,
+    ] {
         assert!(!e.to_string().is_empty());
     }
 }
@@ -363,7 +479,11 @@ fn errors_never_contain_the_secret() {
 #[test]
 fn cache_remembers_verified_tokens_only_and_rechecks_time() {
     let val = v();
-    let t = hs256(&format!(r#"{{"user":"ada","exp":{},"nbf":{}}}"#, NOW + 100, NOW - 10));
+    let t = hs256(&format!(
+        r#"{{"user":"ada","exp":{},"nbf":{}}}"#,
+        NOW + 100,
+        NOW - 10
+    ));
     assert_eq!(val.validate(&t, NOW).unwrap()["user"], json!("ada"));
     assert_eq!(val.cached_tokens(), 1);
     // A hit gives the same claims.

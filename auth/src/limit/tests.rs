@@ -30,8 +30,14 @@ fn parse_all_syntaxes() {
         parse_rules("1 per 3 seconds; 100 per hour"),
         Ok(vec![rule(1, 3), rule(100, 3_600)])
     );
-    assert_eq!(parse_rules("10 per minute;2 per hour;"), Ok(vec![rule(10, 60), rule(2, 3_600)]));
-    assert_eq!(parse_rules("10/minute, 2/hour"), Ok(vec![rule(10, 60), rule(2, 3_600)]));
+    assert_eq!(
+        parse_rules("10 per minute;2 per hour;"),
+        Ok(vec![rule(10, 60), rule(2, 3_600)])
+    );
+    assert_eq!(
+        parse_rules("10/minute, 2/hour"),
+        Ok(vec![rule(10, 60), rule(2, 3_600)])
+    );
 }
 
 #[test]
@@ -40,12 +46,24 @@ fn parse_errors_are_clear() {
     assert!(e.contains("empty"), "{e}");
     let e = parse_rules(" ; ").unwrap_err();
     assert!(e.contains("empty"), "{e}");
-    for bad in ["per minute", "five per minute", "5 minute", "5 perminute", "5 per", "5/", "5 every minute", "-1/minute"] {
+    for bad in [
+        "per minute",
+        "five per minute",
+        "5 minute",
+        "5 perminute",
+        "5 per",
+        "5/",
+        "5 every minute",
+        "-1/minute",
+    ] {
         let e = parse_rules(bad).unwrap_err();
         assert!(e.contains("expected"), "{bad}: {e}");
     }
     let e = parse_rules("5 per fortnight").unwrap_err();
-    assert!(e.contains("unknown time unit") && e.contains("fortnight"), "{e}");
+    assert!(
+        e.contains("unknown time unit") && e.contains("fortnight"),
+        "{e}"
+    );
     let e = parse_rules("5 per 2 minutesx").unwrap_err();
     assert!(e.contains("unknown time unit"), "{e}");
     let e = parse_rules("0 per minute").unwrap_err();
@@ -79,9 +97,24 @@ fn three_per_minute() {
     for t in [0, 10, 20] {
         assert_eq!(l.check(a, t), Decision::Allowed);
     }
-    assert_eq!(l.check(a, 30), Decision::Limited { retry_after_secs: 60 });
-    assert_eq!(l.check(a, 30_500), Decision::Limited { retry_after_secs: 30 });
-    assert_eq!(l.check(a, 59_999), Decision::Limited { retry_after_secs: 1 });
+    assert_eq!(
+        l.check(a, 30),
+        Decision::Limited {
+            retry_after_secs: 60
+        }
+    );
+    assert_eq!(
+        l.check(a, 30_500),
+        Decision::Limited {
+            retry_after_secs: 30
+        }
+    );
+    assert_eq!(
+        l.check(a, 59_999),
+        Decision::Limited {
+            retry_after_secs: 1
+        }
+    );
     // Another client has its own counter.
     assert_eq!(l.check(ip("10.0.0.2"), 30), Decision::Allowed);
     // The window (opened at t=0) has passed.
@@ -96,7 +129,12 @@ fn window_opens_at_first_request_and_refusals_do_not_count() {
     let l = limiter("1 per 3 seconds");
     let a = ip("192.0.2.7");
     assert_eq!(l.check(a, 5_000), Decision::Allowed);
-    assert_eq!(l.check(a, 5_100), Decision::Limited { retry_after_secs: 3 });
+    assert_eq!(
+        l.check(a, 5_100),
+        Decision::Limited {
+            retry_after_secs: 3
+        }
+    );
     // Hammering while limited does not extend the window.
     for t in (5_200..8_000).step_by(100) {
         assert!(matches!(l.check(a, t), Decision::Limited { .. }));
@@ -110,20 +148,35 @@ fn rule_lists_all_apply() {
     let l = limiter("1 per 3 seconds; 100 per hour");
     let a = ip("10.1.1.1");
     assert_eq!(l.check(a, 0), Decision::Allowed);
-    assert_eq!(l.check(a, 10), Decision::Limited { retry_after_secs: 3 });
+    assert_eq!(
+        l.check(a, 10),
+        Decision::Limited {
+            retry_after_secs: 3
+        }
+    );
     assert_eq!(l.check(a, 3_500), Decision::Allowed);
 
     let l = limiter("10 per minute; 2 per hour");
     assert_eq!(l.check(a, 0), Decision::Allowed);
     assert_eq!(l.check(a, 1), Decision::Allowed);
-    assert_eq!(l.check(a, 2), Decision::Limited { retry_after_secs: 3_600 });
+    assert_eq!(
+        l.check(a, 2),
+        Decision::Limited {
+            retry_after_secs: 3_600
+        }
+    );
     // After a minute the per-minute rule has room, the hourly one still refuses.
     assert!(matches!(l.check(a, 61_000), Decision::Limited { .. }));
 
     // Retry-After is the longest wait among the exhausted rules.
     let l = limiter("1 per second; 1 per minute");
     assert_eq!(l.check(a, 0), Decision::Allowed);
-    assert_eq!(l.check(a, 500), Decision::Limited { retry_after_secs: 60 });
+    assert_eq!(
+        l.check(a, 500),
+        Decision::Limited {
+            retry_after_secs: 60
+        }
+    );
 }
 
 #[test]
@@ -132,17 +185,28 @@ fn slash_form_and_counts() {
     let a = ip("203.0.113.9");
     assert_eq!(l.check(a, 0), Decision::Allowed);
     assert_eq!(l.check(a, 0), Decision::Allowed);
-    assert!(matches!(l.check(a, 0), Decision::Limited { retry_after_secs: 60 }));
+    assert!(matches!(
+        l.check(a, 0),
+        Decision::Limited {
+            retry_after_secs: 60
+        }
+    ));
 }
 
 #[test]
 fn ipv6_counted_per_64_and_mapped_v4_as_v4() {
     let l = limiter("1 per minute");
     assert_eq!(l.check(ip("2001:db8:1:2::1"), 0), Decision::Allowed);
-    assert!(matches!(l.check(ip("2001:db8:1:2:ffff::9"), 0), Decision::Limited { .. }));
+    assert!(matches!(
+        l.check(ip("2001:db8:1:2:ffff::9"), 0),
+        Decision::Limited { .. }
+    ));
     assert_eq!(l.check(ip("2001:db8:1:3::1"), 0), Decision::Allowed);
     assert_eq!(l.check(ip("198.51.100.1"), 0), Decision::Allowed);
-    assert!(matches!(l.check(ip("::ffff:198.51.100.1"), 0), Decision::Limited { .. }));
+    assert!(matches!(
+        l.check(ip("::ffff:198.51.100.1"), 0),
+        Decision::Limited { .. }
+    ));
     assert_eq!(rate_key(ip("::ffff:1.2.3.4")), ip("1.2.3.4"));
     assert_eq!(rate_key(ip("2001:db8::1234")), ip("2001:db8::"));
 }
@@ -180,7 +244,11 @@ fn thread_safe_counts_exactly() {
     let handles: Vec<_> = (0..4)
         .map(|_| {
             let l = l.clone();
-            std::thread::spawn(move || (0..400).filter(|_| l.check(ip("10.0.0.1"), 5) == Decision::Allowed).count())
+            std::thread::spawn(move || {
+                (0..400)
+                    .filter(|_| l.check(ip("10.0.0.1"), 5) == Decision::Allowed)
+                    .count()
+            })
         })
         .collect();
     let allowed: usize = handles.into_iter().map(|h| h.join().unwrap()).sum();
@@ -197,17 +265,38 @@ fn client_key_and_trusted_proxies() {
     // Trusted peer: the right-most untrusted entry.
     let proxy = ip("127.0.0.1");
     assert_eq!(client_key(proxy, Some("1.2.3.4"), &trusted), ip("1.2.3.4"));
-    assert_eq!(client_key(proxy, Some("6.6.6.6, 1.2.3.4, 10.1.2.3"), &trusted), ip("1.2.3.4"));
-    assert_eq!(client_key(proxy, Some("1.2.3.4:5678"), &trusted), ip("1.2.3.4"));
-    assert_eq!(client_key(proxy, Some("[2001:db8::1]:443"), &trusted), ip("2001:db8::1"));
-    assert_eq!(client_key(proxy, Some("2001:db8::1"), &trusted), ip("2001:db8::1"));
+    assert_eq!(
+        client_key(proxy, Some("6.6.6.6, 1.2.3.4, 10.1.2.3"), &trusted),
+        ip("1.2.3.4")
+    );
+    assert_eq!(
+        client_key(proxy, Some("1.2.3.4:5678"), &trusted),
+        ip("1.2.3.4")
+    );
+    assert_eq!(
+        client_key(proxy, Some("[2001:db8::1]:443"), &trusted),
+        ip("2001:db8::1")
+    );
+    assert_eq!(
+        client_key(proxy, Some("2001:db8::1"), &trusted),
+        ip("2001:db8::1")
+    );
     // Garbage stops the walk at the last good address.
     assert_eq!(client_key(proxy, Some("1.2.3.4, garbage"), &trusted), proxy);
-    assert_eq!(client_key(proxy, Some("garbage, 5.6.7.8"), &trusted), ip("5.6.7.8"));
+    assert_eq!(
+        client_key(proxy, Some("garbage, 5.6.7.8"), &trusted),
+        ip("5.6.7.8")
+    );
     // All trusted: the left-most one.
-    assert_eq!(client_key(proxy, Some("10.0.0.9, 10.0.0.8"), &trusted), ip("10.0.0.9"));
+    assert_eq!(
+        client_key(proxy, Some("10.0.0.9, 10.0.0.8"), &trusted),
+        ip("10.0.0.9")
+    );
     // IPv4-mapped peer is matched against IPv4 ranges.
-    assert_eq!(client_key(ip("::ffff:127.0.0.1"), Some("9.9.9.9"), &trusted), ip("9.9.9.9"));
+    assert_eq!(
+        client_key(ip("::ffff:127.0.0.1"), Some("9.9.9.9"), &trusted),
+        ip("9.9.9.9")
+    );
     // No trusted proxies at all.
     assert_eq!(client_key(proxy, Some("9.9.9.9"), &[]), proxy);
     assert!(parse_trusted(&["10.0.0.0/33"]).is_err());
@@ -224,11 +313,17 @@ fn registry_survives_reload_of_unchanged_rules() {
     // Reload: same route and text → same counters.
     let a2 = reg.get("GET /a", "1 per minute").unwrap();
     assert!(Arc::ptr_eq(&a, &a2));
-    assert!(matches!(a2.check(ip("1.1.1.1"), 1), Decision::Limited { .. }));
+    assert!(matches!(
+        a2.check(ip("1.1.1.1"), 1),
+        Decision::Limited { .. }
+    ));
     // Changed text → fresh limiter; the old one can be dropped.
     let a3 = reg.get("GET /a", "2 per minute").unwrap();
     assert!(!Arc::ptr_eq(&a, &a3));
     reg.retain(|route, text| route == "GET /a" && text == "2 per minute");
     assert_eq!(reg.len(), 1);
-    assert!(reg.get("GET /b", "nonsense").unwrap_err().contains("invalid rate limit"));
+    assert!(reg
+        .get("GET /b", "nonsense")
+        .unwrap_err()
+        .contains("invalid rate limit"));
 }

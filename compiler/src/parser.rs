@@ -952,7 +952,16 @@ impl<'s> Ctx<'s> {
         }
         let d = dd.max(bd).max(body.d) + 1;
         let lo = dlo.unwrap_or(l);
-        let c = ClassDef { name, bases: out, body: body.body, decorators, span: sp(lo, body.hi) };
+        let mut body_stmts = body.body;
+        // ASK.md §1.3: `def init`/`def _init` in a class body is the constructor `__init__`.
+        for s in body_stmts.iter_mut() {
+            if let StmtKind::FuncDef(f) = &mut s.kind {
+                if f.name.name == "init" || f.name.name == "_init" {
+                    f.name.name = "__init__".to_string();
+                }
+            }
+        }
+        let c = ClassDef { name, bases: out, body: body_stmts, decorators, span: sp(lo, body.hi) };
         self.st(StmtKind::ClassDef(Box::new(c)), lo, body.hi, d)
     }
 
@@ -1080,6 +1089,9 @@ impl<'s> Ctx<'s> {
                     return "Missing parentheses in call to 'print'. Did you mean print(...)?".to_string();
                 }
             }
+        }
+        if idx >= 3 && toks[idx - 1].1 == Token::LPar && toks[idx - 3].1 == Token::RouteAt {
+            return "a route path must be a string literal, as in @get('/path'):".to_string();
         }
         match t {
             Token::RPar | Token::RSqb | Token::RBrace => format!("unmatched '{}'", t.text()),

@@ -98,8 +98,10 @@ pub struct Vm {
     pub(crate) task_locals: FxHashMap<u32, FxHashMap<Rc<str>, Value>>,
     /// The task whose code is running (for task-local built-in names).
     pub(crate) current_task: Option<TaskId>,
-    /// Ask frames held by interpreter loops further out on the Rust stack.
-    pub(crate) outer_depth: usize,
+    /// Ask frames currently on the stacks of running (not parked) tasks: the call depth.
+    pub(crate) depth: usize,
+    /// Why the loaded program cannot run (failed bytecode verification), if so.
+    pub(crate) load_error: Option<String>,
     /// Nested interpreter loops currently running.
     pub(crate) nesting: usize,
     /// Instructions left in the current run.
@@ -157,7 +159,8 @@ impl Vm {
             next_task: 1,
             task_locals: FxHashMap::default(),
             current_task: None,
-            outer_depth: 0,
+            depth: 0,
+            load_error: None,
             nesting: 0,
             budget,
             spare_tasks: Vec::new(),

@@ -202,19 +202,30 @@ impl Vm {
 
     /// Call any callable value from Rust and run it to completion.
     pub fn call_value(&mut self, f: &Value, args: &[Value], kw: &[(Rc<StrObj>, Value)]) -> VmResult<Value> {
-        if let Value::Native(n) = f {
-            // Fast path: no interpreter loop needed.
-            return match &n.bound {
-                None => (n.func)(self, args, kw),
-                Some(recv) => {
-                    let mut full = Vec::with_capacity(args.len() + 1);
-                    full.push(recv.clone());
-                    full.extend_from_slice(args);
-                    (n.func)(self, &full, kw)
+        let r = match f {
+            Value::Native(n) if crate::code::staticmethod_func(f).is_none() => {
+                // Fast path: no interpreter loop needed.
+                match &n.bound {
+                    None => (n.func)(self, args, kw),
+                    Some(recv) => {
+                        let mut full = Vec::with_capacity(args.len() + 1);
+                        full.push(recv.clone());
+                        full.extend_from_slice(args);
+                        (n.func)(self, &full, kw)
+                    }
                 }
-            };
+            }
+            _ => crate::interp::call_nested(self, f, args, kw),
+        };
+        // A call from Rust runs to completion: a host call that wanted to suspend is performed
+        // blocking instead.
+        match r {
+            Err(e) if matches!(*e.0, ExcData::Suspend(_)) => match *e.0 {
+                ExcData::Suspend(call) => self.call_host_blocking(call),
+                data => Err(Exc(Box::new(data))),
+            },
+            r => r,
         }
-        crate::interp::call_nested(self, f, args, kw)
     }
 
     /// Turn an exception into its instance value (materialising built-in exceptions).

@@ -241,3 +241,11 @@ fn task_suspends_and_resumes() {
     }
     vm.drop_task(t);
 }
+
+#[test]
+fn disassembles() {
+    let text = ask_vm::disasm::disassemble(&fib_program(20));
+    assert!(text.contains("GetGlobal"), "{text}");
+    assert!(text.contains("; fib"), "{text}");
+    assert!(text.contains("function <module>.fib"), "{text}");
+}

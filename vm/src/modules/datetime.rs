@@ -12,7 +12,7 @@
 
 use std::rc::Rc;
 
-use super::util::{self, bind, downcast, func, method, obj, py_str_repr, tname, Kw};
+use super::util::{self, bind, downcast, func, method, obj, py_str_repr, skip_cls, tname, Kw};
 use crate::error::{Exc, VmResult};
 use crate::value::{Class, ExcKind, NativeObject, Value};
 use crate::Vm;
@@ -1610,15 +1610,6 @@ fn c_combine(_vm: &mut Vm, args: &[Value], kw: &Kw) -> VmResult<Value> {
         Some(v) => tz_arg(Some(v))?,
     };
     dt_value((ord - 1) * US_PER_DAY + tm.us, tz)
-}
-
-/// Class methods receive the class as `args[0]` when called through the class object the way
-/// Python binds classmethods; plain module-level calls (`datetime.now()` on the module) do not.
-fn skip_cls(args: &[Value]) -> &[Value] {
-    match args.first() {
-        Some(Value::Class(c)) if c.builtin.is_none() && c.attrs.borrow().contains_key("__new__") => &args[1..],
-        _ => args,
-    }
 }
 
 fn new_datetime(_vm: &mut Vm, args: &[Value], kw: &Kw) -> VmResult<Value> {

@@ -255,7 +255,7 @@ pub fn helper_value(vm: &mut Vm) -> VmResult<Value> {
 
 fn new_random(vm: &mut Vm, args: &[Value], kw: &Kw) -> VmResult<Value> {
     let state = RandomState::new();
-    let [seed_arg] = bind("Random", args.get(1..).unwrap_or(&[]), kw, ["x"], 0)?;
+    let [seed_arg] = bind("Random", util::skip_cls(args), kw, ["x"], 0)?;
     let v = obj(state);
     if let Some(s) = seed_arg {
         seed(vm, &[v.clone(), s], &[])?;

@@ -142,7 +142,7 @@ fn uuid5(_vm: &mut Vm, args: &[Value], kw: &Kw) -> VmResult<Value> {
 
 fn new_uuid(_vm: &mut Vm, args: &[Value], kw: &Kw) -> VmResult<Value> {
     let [hex, bytes, _le, _fields, int, version] =
-        bind("UUID", args.get(1..).unwrap_or(&[]), kw, ["hex", "bytes", "bytes_le", "fields", "int", "version"], 0)?;
+        bind("UUID", util::skip_cls(args), kw, ["hex", "bytes", "bytes_le", "fields", "int", "version"], 0)?;
     let mut u = if let Some(h) = hex.filter(|v| !v.is_none()) {
         let s = h.as_str().ok_or_else(|| Exc::type_error(format!("one of the hex, bytes, bytes_le, fields, or int arguments must be given, not {}", tname(&h))))?;
         Uuid::parse(s).ok_or_else(|| Exc::value_error("badly formed hexadecimal UUID string"))?

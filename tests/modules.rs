@@ -1,7 +1,9 @@
 //! Runs every `tests/modules/*.ask` program (the native modules: math, json, re, random,
 //! datetime, ...) through the built `ask` binary and compares stdout with `NAME.out`, which was
 //! produced by CPython 3.11 running the same file (every program here is valid Python).
-//! `ASK_MODULES_FILTER=substring` runs only matching programs.
+//! `ASK_MODULES_FILTER=substring` runs only matching programs. Programs named in
+//! `tests/modules/xfail.txt` are known to fail (waiting on another part of the VM); they are
+//! still run and reported, but do not fail the test.
 
 use std::path::Path;
 use std::process::Command;
@@ -16,6 +18,12 @@ fn module_programs() {
         .filter(|p| p.extension().is_some_and(|x| x == "ask"))
         .collect();
     progs.sort();
+    let xfail: Vec<String> = std::fs::read_to_string(dir.join("xfail.txt"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
     let mut failures = Vec::new();
     let mut ran = 0;
     for prog in progs {
@@ -32,7 +40,12 @@ fn module_programs() {
             .expect("run ask");
         ran += 1;
         let got = String::from_utf8_lossy(&output.stdout).to_string();
-        if !output.status.success() || got != want {
+        let ok = output.status.success() && got == want;
+        if xfail.contains(&name) {
+            eprintln!("{name}: expected failure, {}", if ok { "now PASSES (remove it from xfail.txt)" } else { "still fails" });
+            continue;
+        }
+        if !ok {
             let stderr = String::from_utf8_lossy(&output.stderr);
             failures.push(format!("{name}: status {:?}\n--- want\n{want}--- got\n{got}--- stderr\n{stderr}", output.status.code()));
         }

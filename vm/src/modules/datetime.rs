@@ -612,11 +612,13 @@ pub fn strptime(text: &str, fmt: &str) -> Result<Parsed, String> {
             'p' => pm = Some(s.eq_ignore_ascii_case("pm")),
             'b' | 'B' => {
                 let l = s.to_lowercase();
-                p.month = MONTHS.iter().position(|m| m.to_lowercase().starts_with(&l[..3.min(l.len())])).unwrap_or(0) as i64 + 1;
+                let l3: String = l.chars().take(3).collect();
+                p.month = MONTHS.iter().position(|m| m.to_lowercase().starts_with(&l3)).unwrap_or(0) as i64 + 1;
             }
             'a' | 'A' => {
                 let l = s.to_lowercase();
-                p.weekday = DAYS.iter().position(|m| m.to_lowercase().starts_with(&l[..3.min(l.len())])).map(|x| x as i64);
+                let l3: String = l.chars().take(3).collect();
+                p.weekday = DAYS.iter().position(|m| m.to_lowercase().starts_with(&l3)).map(|x| x as i64);
             }
             'w' => p.weekday = Some((n() + 6) % 7),
             'u' => p.weekday = Some(n() - 1),
@@ -839,7 +841,10 @@ pub fn binop(op: &str, a: &Value, b: &Value) -> Option<VmResult<Value>> {
         ("+", D(x), Td(y)) | ("+", Td(y), D(x)) => date_value(x.ord + y.us.div_euclid(US_PER_DAY as i128) as i64),
         ("-", D(x), Td(y)) => date_value(x.ord - y.us.div_euclid(US_PER_DAY as i128) as i64),
         ("-", D(x), D(y)) => td_value((x.ord - y.ord) as i128 * US_PER_DAY as i128),
-        ("*", Td(x), Num(n, true)) | ("*", Num(n, true), Td(x)) => td_value(x.us * n as i128),
+        ("*", Td(x), Num(n, true)) | ("*", Num(n, true), Td(x)) => match x.us.checked_mul(n as i128) {
+            Some(us) => td_value(us),
+            None => Err(Exc::new(ExcKind::OverflowError, "Python int too large to convert to C int")),
+        },
         ("*", Td(x), Num(f, false)) | ("*", Num(f, false), Td(x)) => {
             if !f.is_finite() {
                 return Some(Err(Exc::value_error("cannot convert float NaN to integer")));
@@ -1661,6 +1666,9 @@ fn new_timedelta(_vm: &mut Vm, args: &[Value], kw: &Kw) -> VmResult<Value> {
             Some(Value::Float(f)) => {
                 if !f.is_finite() {
                     return Err(Exc::value_error("cannot convert float NaN to integer"));
+                }
+                if f.abs() > 1e18 {
+                    return Err(Exc::new(ExcKind::OverflowError, "Python int too large to convert to C int"));
                 }
                 let whole = f.trunc();
                 exact += whole as i128 * scale;

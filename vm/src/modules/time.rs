@@ -140,6 +140,10 @@ fn tm_from_unix(t: f64, offset_s: i64, aware: bool) -> VmResult<Tm> {
     if !t.is_finite() {
         return Err(Exc::value_error("Invalid value NaN (not a number)"));
     }
+    // Years 1..9999 only (CPython's limit on most platforms is similar).
+    if t.abs() > 3.0e11 {
+        return Err(Exc::new(crate::value::ExcKind::OverflowError, "timestamp out of range for platform time_t"));
+    }
     let us = (t.floor() as i64 + offset_s) * US_PER_SEC + 719_162 * US_PER_DAY;
     if us < 0 || us >= 3_652_059 * US_PER_DAY {
         return Err(Exc::new(crate::value::ExcKind::OverflowError, "timestamp out of range for platform time_t"));

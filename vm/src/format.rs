@@ -599,6 +599,23 @@ fn group_digits(int_part: &str, sep: char, every: usize) -> String {
     out
 }
 
+/// Group `digits`; with the `0` flag (and no explicit alignment) first pad them with zeros so
+/// that the grouped number fills the width, as CPython does (`format(7, '08,.2f')` → `0,007.00`).
+fn zero_grouped(s: &Spec, digits: &str, sep: char, every: usize, lead: usize, tail: usize) -> String {
+    let mut d = digits.to_string();
+    if s.zero && s.align.is_none() && s.fill.is_none() {
+        let need = s.width.saturating_sub(lead + tail);
+        loop {
+            let g = group_digits(&d, sep, every);
+            if g.len() >= need {
+                return g;
+            }
+            d.insert(0, '0');
+        }
+    }
+    group_digits(&d, sep, every)
+}
+
 fn sign_prefix(neg: bool, sign: Option<char>) -> &'static str {
     if neg {
         "-"
@@ -706,7 +723,8 @@ fn format_int(v: &Value, s: &Spec) -> VmResult<String> {
             if g == ',' && ty != 'd' && ty != 'n' {
                 return Err(Exc::value_error(format!("Cannot specify ',' with '{}'.", ty)));
             }
-            group_digits(&digits, g, every)
+            let lead = sign_prefix(neg, s.sign).len() + if s.alt { prefix.len() } else { 0 };
+            zero_grouped(s, &digits, g, every, lead, 0)
         }
         None => digits,
     };
@@ -724,6 +742,14 @@ fn format_float(x: f64, s: &Spec, tyname: &str) -> VmResult<String> {
     let neg = x.is_sign_negative() && !x.is_nan();
     let a = x.abs();
     let ty = s.ty;
+    if let Some(t) = ty {
+        if !matches!(t, 'e' | 'E' | 'f' | 'F' | 'g' | 'G' | 'n' | '%') {
+            return Err(Exc::value_error(format!(
+                "Unknown format code '{}' for object of type '{}'",
+                t, tyname
+            )));
+        }
+    }
     let mut body: String;
     if !a.is_finite() {
         body = if a.is_nan() { "nan".into() } else { "inf".into() };
@@ -735,7 +761,13 @@ fn format_float(x: f64, s: &Spec, tyname: &str) -> VmResult<String> {
         }
     } else {
         body = match ty {
-            Some('f') | Some('F') => format!("{:.*}", s.precision.unwrap_or(6), a),
+            Some('f') | Some('F') => {
+                let mut r = format!("{:.*}", s.precision.unwrap_or(6), a);
+                if s.alt && s.precision == Some(0) {
+                    r.push('.');
+                }
+                r
+            }
             Some('%') => format!("{:.*}%", s.precision.unwrap_or(6), a * 100.0),
             Some('e') | Some('E') => {
                 let r = exp_format(a, s.precision.unwrap_or(6), s.alt);
@@ -761,7 +793,9 @@ fn format_float(x: f64, s: &Spec, tyname: &str) -> VmResult<String> {
         };
         if let Some(g) = s.grouping {
             let end = body.find(|c: char| !c.is_ascii_digit()).unwrap_or(body.len());
-            let grouped = group_digits(&body[..end], g, 3);
+            let lead = sign_prefix(neg, s.sign).len();
+            let tail = body[end..].chars().count();
+            let grouped = zero_grouped(s, &body[..end], g, 3, lead, tail);
             body = grouped + &body[end..];
         }
     }
@@ -806,6 +840,9 @@ fn general_format(a: f64, p: usize, alt: bool, keep_point: bool) -> String {
     if exp >= -4 && exp < p as i32 {
         let decimals = (p as i32 - 1 - exp).max(0) as usize;
         out = format!("{:.*}", decimals, a);
+        if alt && !out.contains('.') {
+            out.push('.');
+        }
         if !alt && out.contains('.') {
             while out.ends_with('0') {
                 out.pop();

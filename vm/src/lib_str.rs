@@ -369,6 +369,8 @@ pub fn call(vm: &mut Vm, so: &Rc<StrObj>, name: &str, args: &[Value], kw: Kw) ->
             check_margs("str", name, args, 0, 0)?;
             if s.is_ascii() {
                 Value::str(s.to_ascii_lowercase())
+            } else if name == "casefold" {
+                Value::str(s.to_lowercase().replace('ß', "ss").replace('ς', "σ"))
             } else {
                 Value::str(s.to_lowercase())
             }

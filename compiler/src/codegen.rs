@@ -1321,7 +1321,7 @@ impl<'a, 'd> Codegen<'a, 'd> {
             }
         }
         self.apply_decorators(&decos, &r.decorators, h);
-        let line = self.line_of(r.span);
+        let line = self.line_of(r.method_span);
         let info = RouteInfo {
             method: r.method.as_str().to_string(),
             path: r.path.clone(),

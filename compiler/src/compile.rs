@@ -87,6 +87,7 @@ fn compile_inner(entry_path: &str, loader: &mut dyn SourceLoader) -> Result<(Pro
     };
     b.modules.push(ModuleInfo { name: "__main__".into(), ..Default::default() });
     b.included.insert(normalize(entry_path));
+    b.include_stack.push(normalize(entry_path));
     let mut globals = GlobalTable::default();
     let main = b.compile_file(entry_path, src, 0, &mut globals);
     if !b.errors.is_empty() {

@@ -104,6 +104,25 @@ const FUNCTIONS: &[(&str, NativeFnPtr)] = &[
     ("vars", bi_vars),
 ];
 
+macro_rules! ctors {
+    ($($ty:ident),*) => {
+        /// A native constructor for each callable built-in type.
+        fn ctor_for(ty: BuiltinType) -> Option<NativeFnPtr> {
+            match ty {
+                $(BuiltinType::$ty => {
+                    fn f(vm: &mut Vm, args: &[Value], kw: Kw) -> VmResult<Value> {
+                        construct_builtin(vm, BuiltinType::$ty, args, kw)
+                    }
+                    Some(f as NativeFnPtr)
+                })*
+                _ => None,
+            }
+        }
+    };
+}
+
+ctors!(Object, Int, Bool, Float, Str, Bytes, List, Tuple, Dict, Set, FrozenSet, Range, Type);
+
 fn new_class(name: &str, base: Option<Rc<Class>>, builtin: Option<BuiltinType>) -> Rc<Class> {
     Rc::new(Class {
         name: Rc::new(StrObj::new(name.to_string())),
@@ -124,6 +143,13 @@ pub fn install(vm: &mut Vm) {
     }
     for ty in NAMED_TYPES {
         if let Some(c) = vm.type_classes.get(ty) {
+            // `__new__` lets the interpreter's class call reach `construct_builtin`.
+            if let Some(f) = ctor_for(*ty) {
+                c.attrs.borrow_mut().insert(
+                    Rc::from("__new__"),
+                    Value::Native(Rc::new(NativeFunc { name: "__new__", func: f, bound: None, data: None })),
+                );
+            }
             vm.builtins.insert(Rc::from(c.name.s.as_str()), Value::Class(c.clone()));
         }
     }

@@ -1460,6 +1460,11 @@ pub fn make_slice(lo: Value, hi: Value, step: Value) -> Value {
 
 /// Bind a value found on a class to an instance (functions become bound methods).
 fn bind(vm: &mut Vm, found: Value, receiver: &Value) -> VmResult<Value> {
+    if let Value::Native(_) = &found {
+        if crate::code::staticmethod_func(&found).is_some() || crate::code::property_getter(&found).is_some() {
+            return crate::lib_glue::bind_descriptor(vm, found, receiver);
+        }
+    }
     match found {
         Value::Function(_) | Value::Native(_) => {
             if let Value::Native(n) = &found {

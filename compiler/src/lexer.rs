@@ -1268,7 +1268,7 @@ mod tests {
     #[test]
     fn indentation_stack() {
         use Token::*;
-        let t = toks("if x:\n  y\n  if z:\n\tw\nv\n");
+        let t = toks("if x:\n  y\n  if z:\n\t\t\tw\nv\n");
         assert_eq!(
             t,
             vec![

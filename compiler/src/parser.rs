@@ -1147,3 +1147,295 @@ fn push_lit(parts: &mut Vec<FPart>, s: String) {
         parts.push(FPart::Lit(s));
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// A compact S-expression dump of the tree, for golden tests and debugging.
+
+/// Render a module as one S-expression per statement (spans omitted).
+pub fn dump_ast(m: &Module) -> String {
+    let mut out = String::new();
+    for s in &m.body {
+        dump_stmt(s, 0, &mut out);
+    }
+    out
+}
+
+fn ind(n: usize, out: &mut String) {
+    for _ in 0..n {
+        out.push_str("  ");
+    }
+}
+
+fn dump_body(name: &str, b: &[Stmt], n: usize, out: &mut String) {
+    if b.is_empty() {
+        return;
+    }
+    ind(n, out);
+    out.push_str(name);
+    out.push_str(":\n");
+    for s in b {
+        dump_stmt(s, n + 1, out);
+    }
+}
+
+fn dump_params(p: &Params) -> String {
+    let mut v = Vec::new();
+    for a in &p.args {
+        v.push(match &a.default {
+            Some(d) => format!("{}={}", a.name.name, dump_expr(d)),
+            None => a.name.name.clone(),
+        });
+    }
+    if let Some(a) = &p.vararg {
+        v.push(format!("*{}", a.name));
+    } else if !p.kwonly.is_empty() {
+        v.push("*".into());
+    }
+    for a in &p.kwonly {
+        v.push(match &a.default {
+            Some(d) => format!("{}={}", a.name.name, dump_expr(d)),
+            None => a.name.name.clone(),
+        });
+    }
+    if let Some(a) = &p.kwarg {
+        v.push(format!("**{}", a.name));
+    }
+    format!("({})", v.join(" "))
+}
+
+fn dump_decos(d: &[Decorator]) -> String {
+    d.iter().map(|d| format!("&{} ", dump_expr(&d.expr))).collect()
+}
+
+fn dump_stmt(s: &Stmt, n: usize, out: &mut String) {
+    ind(n, out);
+    let line = match &s.kind {
+        StmtKind::Expr(e) => dump_expr(e),
+        StmtKind::Assign { targets, value } => {
+            let t: Vec<String> = targets.iter().map(dump_expr).collect();
+            format!("(= {} {})", t.join(" "), dump_expr(value))
+        }
+        StmtKind::AugAssign { target, op, value } => {
+            format!("({}= {} {})", op.symbol(), dump_expr(target), dump_expr(value))
+        }
+        StmtKind::If { test, body, orelse } => {
+            out.push_str(&format!("(if {})\n", dump_expr(test)));
+            dump_body("then", body, n + 1, out);
+            dump_body("else", orelse, n + 1, out);
+            return;
+        }
+        StmtKind::While { test, body, orelse } => {
+            out.push_str(&format!("(while {})\n", dump_expr(test)));
+            dump_body("do", body, n + 1, out);
+            dump_body("else", orelse, n + 1, out);
+            return;
+        }
+        StmtKind::For { target, iter, body, orelse } => {
+            out.push_str(&format!("(for {} {})\n", dump_expr(target), dump_expr(iter)));
+            dump_body("do", body, n + 1, out);
+            dump_body("else", orelse, n + 1, out);
+            return;
+        }
+        StmtKind::Break => "(break)".into(),
+        StmtKind::Continue => "(continue)".into(),
+        StmtKind::Pass => "(pass)".into(),
+        StmtKind::Return(e) => match e {
+            Some(e) => format!("(return {})", dump_expr(e)),
+            None => "(return)".into(),
+        },
+        StmtKind::FuncDef(f) => {
+            out.push_str(&format!("{}(def {} {})\n", dump_decos(&f.decorators), f.name.name, dump_params(&f.params)));
+            dump_body("body", &f.body, n + 1, out);
+            return;
+        }
+        StmtKind::ClassDef(c) => {
+            let b: Vec<String> = c.bases.iter().map(dump_expr).collect();
+            out.push_str(&format!("{}(class {} ({}))\n", dump_decos(&c.decorators), c.name.name, b.join(" ")));
+            dump_body("body", &c.body, n + 1, out);
+            return;
+        }
+        StmtKind::Try { body, handlers, orelse, finalbody } => {
+            out.push_str("(try)\n");
+            dump_body("body", body, n + 1, out);
+            for h in handlers {
+                ind(n + 1, out);
+                out.push_str(&format!(
+                    "(except {} {})\n",
+                    h.typ.as_ref().map(dump_expr).unwrap_or_else(|| "_".into()),
+                    h.name.as_ref().map(|i| i.name.as_str()).unwrap_or("_")
+                ));
+                dump_body("body", &h.body, n + 2, out);
+            }
+            dump_body("else", orelse, n + 1, out);
+            dump_body("finally", finalbody, n + 1, out);
+            return;
+        }
+        StmtKind::Raise { exc, cause } => format!(
+            "(raise {} {})",
+            exc.as_ref().map(dump_expr).unwrap_or_else(|| "_".into()),
+            cause.as_ref().map(dump_expr).unwrap_or_else(|| "_".into())
+        ),
+        StmtKind::Assert { test, msg } => {
+            format!("(assert {} {})", dump_expr(test), msg.as_ref().map(dump_expr).unwrap_or_else(|| "_".into()))
+        }
+        StmtKind::Del(v) => format!("(del {})", v.iter().map(dump_expr).collect::<Vec<_>>().join(" ")),
+        StmtKind::Global(v) => format!("(global {})", v.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(" ")),
+        StmtKind::Nonlocal(v) => {
+            format!("(nonlocal {})", v.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(" "))
+        }
+        StmtKind::Import { module, alias } => format!(
+            "(import {} {})",
+            module.joined(),
+            alias.as_ref().map(|a| a.name.as_str()).unwrap_or("_")
+        ),
+        StmtKind::ImportFrom { module, names } => {
+            let v: Vec<String> = names
+                .iter()
+                .map(|(a, b)| match b {
+                    Some(b) => format!("{} as {}", a.name, b.name),
+                    None => a.name.clone(),
+                })
+                .collect();
+            format!("(from {} import {})", module.joined(), v.join(", "))
+        }
+        StmtKind::Include(m) => format!("(include {})", m.joined()),
+        StmtKind::Extend { module, alias } => format!(
+            "(extend {} {})",
+            module.joined(),
+            alias.as_ref().map(|a| a.name.as_str()).unwrap_or("_")
+        ),
+        StmtKind::Route(r) => {
+            out.push_str(&format!("{}(route {} {:?} doc={:?})\n", dump_decos(&r.decorators), r.method.as_str(), r.path, r.doc));
+            dump_body("body", &r.body, n + 1, out);
+            return;
+        }
+        StmtKind::DecoratorDef(d) => {
+            out.push_str(&format!("(decorator {})\n", d.name.name));
+            dump_body("body", &d.body, n + 1, out);
+            return;
+        }
+        StmtKind::Model(m) => {
+            out.push_str(&format!("{}(model {})\n", dump_decos(&m.decorators), m.name.name));
+            dump_body("body", &m.body, n + 1, out);
+            return;
+        }
+    };
+    out.push_str(&line);
+    out.push('\n');
+}
+
+fn list(v: &[Expr]) -> String {
+    v.iter().map(dump_expr).collect::<Vec<_>>().join(" ")
+}
+
+fn dump_comps(c: &[Comprehension]) -> String {
+    c.iter()
+        .map(|c| {
+            let ifs: String = c.ifs.iter().map(|i| format!(" (if {})", dump_expr(i))).collect();
+            format!(" (for {} {}{})", dump_expr(&c.target), dump_expr(&c.iter), ifs)
+        })
+        .collect()
+}
+
+fn dump_fparts(parts: &[FPart]) -> String {
+    parts
+        .iter()
+        .map(|p| match p {
+            FPart::Lit(s) => format!("{:?}", s),
+            FPart::Expr { value, conv, spec, debug } => {
+                let mut s = format!("{{{}", dump_expr(value));
+                if let Some(d) = debug {
+                    s.push_str(&format!(" ={:?}", d));
+                }
+                if let Some(c) = conv {
+                    s.push_str(&format!(" !{}", c));
+                }
+                if !spec.is_empty() {
+                    s.push_str(&format!(" :{}", dump_fparts(spec)));
+                }
+                s.push('}');
+                s
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// One expression as an S-expression.
+pub fn dump_expr(e: &Expr) -> String {
+    match &e.kind {
+        ExprKind::None => "None".into(),
+        ExprKind::True => "True".into(),
+        ExprKind::False => "False".into(),
+        ExprKind::Int(i) => i.to_string(),
+        ExprKind::BigInt(i) => format!("{}n", i),
+        ExprKind::Float(f) => format!("{:?}", f),
+        ExprKind::Str(s) => format!("{:?}", s),
+        ExprKind::Bytes(b) => format!("b{:?}", String::from_utf8_lossy(b)),
+        ExprKind::FString(p) => format!("(f {})", dump_fparts(p)),
+        ExprKind::Name(n) => n.clone(),
+        ExprKind::List(v) => format!("[{}]", list(v)),
+        ExprKind::Tuple(v) => format!("(tuple {})", list(v)),
+        ExprKind::Set(v) => format!("(set {})", list(v)),
+        ExprKind::Dict(items) => {
+            let v: Vec<String> = items
+                .iter()
+                .map(|i| match i {
+                    DictItem::Pair(k, v) => format!("{}: {}", dump_expr(k), dump_expr(v)),
+                    DictItem::Splat(e) => format!("**{}", dump_expr(e)),
+                })
+                .collect();
+            format!("{{{}}}", v.join(", "))
+        }
+        ExprKind::Starred(x) => format!("*{}", dump_expr(x)),
+        ExprKind::Attr(x, n) => format!("(. {} {})", dump_expr(x), n.name),
+        ExprKind::Subscript(x, i) => format!("(index {} {})", dump_expr(x), dump_expr(i)),
+        ExprKind::Slice { lower, upper, step } => {
+            let f = |x: &Option<Box<Expr>>| x.as_ref().map(|e| dump_expr(e)).unwrap_or_else(|| "_".into());
+            format!("(slice {} {} {})", f(lower), f(upper), f(step))
+        }
+        ExprKind::Call { func, args } => {
+            let mut s = format!("(call {}", dump_expr(func));
+            for a in args {
+                s.push(' ');
+                match a {
+                    Arg::Pos(e) => s.push_str(&dump_expr(e)),
+                    Arg::Star(e) => s.push_str(&format!("*{}", dump_expr(e))),
+                    Arg::Kw(k, e) => s.push_str(&format!("{}={}", k.name, dump_expr(e))),
+                    Arg::StarStar(e) => s.push_str(&format!("**{}", dump_expr(e))),
+                }
+            }
+            s.push(')');
+            s
+        }
+        ExprKind::Unary(op, x) => {
+            let o = match op {
+                UnaryOp::Neg => "-",
+                UnaryOp::Pos => "+",
+                UnaryOp::Invert => "~",
+                UnaryOp::Not => "not",
+            };
+            format!("({} {})", o, dump_expr(x))
+        }
+        ExprKind::Binary(op, a, b) => format!("({} {} {})", op.symbol(), dump_expr(a), dump_expr(b)),
+        ExprKind::BoolOp(op, a, b) => {
+            format!("({} {} {})", if *op == BoolOp::And { "and" } else { "or" }, dump_expr(a), dump_expr(b))
+        }
+        ExprKind::Compare(a, rest) => {
+            let mut s = format!("(cmp {}", dump_expr(a));
+            for (op, x) in rest {
+                s.push_str(&format!(" {:?} {}", op, dump_expr(x)));
+            }
+            s.push(')');
+            s
+        }
+        ExprKind::IfExp { test, body, orelse } => {
+            format!("(ifexp {} {} {})", dump_expr(test), dump_expr(body), dump_expr(orelse))
+        }
+        ExprKind::Lambda(p, b) => format!("(lambda {} {})", dump_params(p), dump_expr(b)),
+        ExprKind::ListComp(x, c) => format!("(listcomp {}{})", dump_expr(x), dump_comps(c)),
+        ExprKind::SetComp(x, c) => format!("(setcomp {}{})", dump_expr(x), dump_comps(c)),
+        ExprKind::DictComp(k, v, c) => format!("(dictcomp {} {}{})", dump_expr(k), dump_expr(v), dump_comps(c)),
+        ExprKind::GenExp(x, c) => format!("(genexp {}{})", dump_expr(x), dump_comps(c)),
+    }
+}

@@ -636,6 +636,12 @@ pub fn format_spec(vm: &mut Vm, v: &Value, spec: &str) -> VmResult<String> {
             return to_str(vm, &r);
         }
     }
+    if let Value::Object(o) = v {
+        if let Some(f) = o.get_attr(vm, v, "__format__")? {
+            let r = vm.call_value(&f, &[Value::str(spec)], &[])?;
+            return to_str(vm, &r);
+        }
+    }
     if spec.is_empty() {
         return to_str(vm, v);
     }

@@ -322,6 +322,12 @@ pub fn call_dunder(vm: &mut Vm, obj: &Value, name: &str, args: &[Value]) -> VmRe
             return vm.call_value(&f, &full, &[]).map(Some);
         }
     }
+    if let Value::Object(o) = obj {
+        // Native objects expose their dunders as bound methods through `get_attr`.
+        if let Some(f) = o.get_attr(vm, obj, name)? {
+            return vm.call_value(&f, args, &[]).map(Some);
+        }
+    }
     Ok(None)
 }
 
@@ -379,7 +385,13 @@ pub fn truthy(vm: &mut Vm, v: &Value) -> VmResult<bool> {
         }
         Value::Object(_) => match as_view(v) {
             Some(view) => !view.dict.borrow().is_empty(),
-            None => true,
+            None => match call_dunder(vm, v, "__bool__", &[])? {
+                Some(r) => truthy(vm, &r)?,
+                None => match call_dunder(vm, v, "__len__", &[])? {
+                    Some(Value::Int(n)) => n != 0,
+                    _ => true,
+                },
+            },
         },
         Value::Cell(c) => {
             let inner = c.borrow().clone();
@@ -583,16 +595,16 @@ fn arith_slow(vm: &mut Vm, op: ArithOp, a: &Value, b: &Value) -> VmResult<Value>
         }
         _ => {}
     }
-    // User classes.
+    // User classes and native objects.
     let (name, rname, _) = arith_dunders(op);
-    if matches!(a, Value::Instance(_)) {
+    if matches!(a, Value::Instance(_) | Value::Object(_)) {
         if let Some(r) = call_dunder(vm, a, name, &[b.clone()])? {
             if !is_not_implemented(&r) {
                 return Ok(r);
             }
         }
     }
-    if matches!(b, Value::Instance(_)) {
+    if matches!(b, Value::Instance(_) | Value::Object(_)) {
         if let Some(r) = call_dunder(vm, b, rname, &[a.clone()])? {
             if !is_not_implemented(&r) {
                 return Ok(r);

@@ -401,6 +401,9 @@ pub fn construct_builtin(vm: &mut Vm, ty: BuiltinType, args: &[Value], kw: Kw) -
                 if *n < 0 {
                     return Err(Exc::value_error("negative count"));
                 }
+                if *n as u64 > vm.limits.max_size as u64 {
+                    return Err(Exc::limit(crate::error::LimitKind::Memory));
+                }
                 Value::Bytes(Rc::new(vec![0; *n as usize]))
             }
             Some(Value::Bytes(b)) => Value::Bytes(b.clone()),

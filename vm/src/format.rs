@@ -158,7 +158,7 @@ pub fn repr_into(vm: &mut Vm, v: &Value, out: &mut String, seen: &mut Vec<usize>
         Value::Bool(true) => out.push_str("True"),
         Value::Bool(false) => out.push_str("False"),
         Value::Int(i) => push_int(out, *i),
-        Value::BigInt(b) => out.push_str(&b.to_string()),
+        Value::BigInt(b) => out.push_str(&crate::lib_num::big_to_decimal(b)?),
         Value::Float(x) => out.push_str(&float_repr(*x)),
         Value::Str(s) => str_repr_into(&s.s, out),
         Value::Bytes(b) => bytes_repr_into(b, out),
@@ -503,6 +503,16 @@ struct Spec {
     ty: Option<char>,
 }
 
+/// Widths and precisions beyond this are refused (they could only build absurdly large strings).
+const MAX_WIDTH: usize = 1 << 24;
+
+fn parse_count(digits: &[char]) -> VmResult<usize> {
+    match digits.iter().collect::<String>().parse::<usize>() {
+        Ok(n) if n <= MAX_WIDTH => Ok(n),
+        _ => Err(Exc::value_error("Too many decimal digits in format string")),
+    }
+}
+
 fn parse_spec(spec: &str) -> VmResult<Spec> {
     let chars: Vec<char> = spec.chars().collect();
     let mut i = 0;
@@ -536,7 +546,7 @@ fn parse_spec(spec: &str) -> VmResult<Spec> {
         i += 1;
     }
     if i > start {
-        s.width = chars[start..i].iter().collect::<String>().parse().unwrap_or(0);
+        s.width = parse_count(&chars[start..i])?;
     }
     if i < chars.len() && matches!(chars[i], ',' | '_') {
         s.grouping = Some(chars[i]);
@@ -551,7 +561,7 @@ fn parse_spec(spec: &str) -> VmResult<Spec> {
         if i == start {
             return Err(Exc::value_error("Format specifier missing precision"));
         }
-        s.precision = Some(chars[start..i].iter().collect::<String>().parse().unwrap_or(0));
+        s.precision = Some(parse_count(&chars[start..i])?);
     }
     if i < chars.len() {
         s.ty = Some(chars[i]);
@@ -957,6 +967,9 @@ pub fn percent_format(vm: &mut Vm, fmt: &str, args: &Value) -> VmResult<String> 
             if w < 0 {
                 spec.align = Some('<');
             }
+            if w.unsigned_abs() as usize > MAX_WIDTH {
+                return Err(Exc::value_error("width too big"));
+            }
             spec.width = w.unsigned_abs() as usize;
             i += 1;
         } else {
@@ -965,7 +978,7 @@ pub fn percent_format(vm: &mut Vm, fmt: &str, args: &Value) -> VmResult<String> 
                 i += 1;
             }
             if i > st {
-                spec.width = chars[st..i].iter().collect::<String>().parse().unwrap_or(0);
+                spec.width = parse_count(&chars[st..i])?;
             }
         }
         if i < chars.len() && chars[i] == '.' {
@@ -973,7 +986,8 @@ pub fn percent_format(vm: &mut Vm, fmt: &str, args: &Value) -> VmResult<String> 
             if i < chars.len() && chars[i] == '*' {
                 let p = next_arg(&mut argi)?;
                 spec.precision = Some(match p {
-                    Value::Int(n) if n >= 0 => n as usize,
+                    Value::Int(n) if n >= 0 && (n as usize) <= MAX_WIDTH => n as usize,
+                    Value::Int(n) if n >= 0 => return Err(Exc::value_error("precision too big")),
                     _ => 0,
                 });
                 i += 1;
@@ -982,7 +996,7 @@ pub fn percent_format(vm: &mut Vm, fmt: &str, args: &Value) -> VmResult<String> 
                 while i < chars.len() && chars[i].is_ascii_digit() {
                     i += 1;
                 }
-                spec.precision = Some(chars[st..i].iter().collect::<String>().parse().unwrap_or(0));
+                spec.precision = Some(if i > st { parse_count(&chars[st..i])? } else { 0 });
             }
         }
         while i < chars.len() && matches!(chars[i], 'h' | 'l' | 'L') {

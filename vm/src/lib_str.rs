@@ -177,6 +177,14 @@ fn is_line_break(c: char) -> bool {
     matches!(c, '\n' | '\r' | '\x0b' | '\x0c' | '\x1c' | '\x1d' | '\x1e' | '\u{85}' | '\u{2028}' | '\u{2029}')
 }
 
+/// Refuse results that would exceed the VM's maximum string size.
+fn check_width(vm: &Vm, w: i64) -> VmResult<()> {
+    if w > 0 && w as u64 > vm.limits.max_size as u64 {
+        return Err(Exc::limit(crate::error::LimitKind::Memory));
+    }
+    Ok(())
+}
+
 fn pad_str(s: &str, width: i64, fill: char, how: char) -> String {
     let n = s.chars().count() as i64;
     if width <= n {
@@ -516,6 +524,7 @@ pub fn call(vm: &mut Vm, so: &Rc<StrObj>, name: &str, args: &[Value], kw: Kw) ->
         "zfill" => {
             check_margs("str", name, args, 1, 1)?;
             let w = crate::ops::as_index(&args[0])?;
+            check_width(vm, w)?;
             let n = s.chars().count() as i64;
             if w <= n {
                 Value::Str(so.clone())
@@ -531,6 +540,7 @@ pub fn call(vm: &mut Vm, so: &Rc<StrObj>, name: &str, args: &[Value], kw: Kw) ->
         "center" | "ljust" | "rjust" => {
             check_margs("str", name, args, 1, 2)?;
             let w = crate::ops::as_index(&args[0])?;
+            check_width(vm, w)?;
             let fill = fill_arg(arg(args, 1), name)?;
             let how = match name {
                 "ljust" => '<',
@@ -618,6 +628,7 @@ pub fn call(vm: &mut Vm, so: &Rc<StrObj>, name: &str, args: &[Value], kw: Kw) ->
         }
         "expandtabs" => {
             let ts = int_arg(arg(args, 0).or_else(|| kwarg(kw, "tabsize")), 8)?;
+            check_width(vm, ts.saturating_mul(s.len() as i64))?;
             let mut out = String::new();
             let mut col = 0i64;
             for c in s.chars() {

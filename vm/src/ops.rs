@@ -449,7 +449,7 @@ fn repeat_count(vm: &Vm, n: &Value, item_len: usize) -> VmResult<usize> {
     }
     let n = n as usize;
     if item_len.saturating_mul(n) > vm.limits.max_size {
-        return Err(Exc::new(ExcKind::MemoryError, ""));
+        return Err(Exc::limit(crate::error::LimitKind::Memory));
     }
     Ok(n)
 }

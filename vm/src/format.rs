@@ -240,8 +240,8 @@ pub fn repr_into(vm: &mut Vm, v: &Value, out: &mut String, seen: &mut Vec<usize>
             }
             out.push(')');
         }
-        Value::Function(_) => {
-            let name = crate::ops::function_name(v);
+        Value::Function(c) => {
+            let name = c.qualname().to_string();
             out.push_str(&format!("<function {} at 0x{:x}>", name, identity(v)));
         }
         Value::Native(n) => match &n.bound {

@@ -481,7 +481,16 @@ pub fn call(vm: &mut Vm, so: &Rc<StrObj>, name: &str, args: &[Value], kw: Kw) ->
             Value::str(crate::format::str_format(vm, s, &[], &kwv)?)
         }
         "isdigit" | "isnumeric" | "isdecimal" => {
-            Value::Bool(!s.is_empty() && s.chars().all(|c| if name == "isdecimal" { c.is_ascii_digit() || (c.is_numeric() && c.to_digit(10).is_some()) } else { c.is_numeric() }))
+            // Without Unicode's Numeric_Type table: fractions, Roman numerals and the like are
+            // numeric but neither digits nor decimals; superscripts are digits, not decimals.
+            let fraction = |c: char| matches!(c as u32, 0xbc..=0xbe | 0x2150..=0x218f | 0x3007 | 0x4e00..=0x9fff);
+            let superscript = |c: char| matches!(c, '\u{b2}' | '\u{b3}' | '\u{b9}' | '\u{2070}'..='\u{2079}' | '\u{2080}'..='\u{2089}');
+            let ok = |c: char| match name {
+                "isnumeric" => c.is_numeric(),
+                "isdigit" => c.is_ascii_digit() || (c.is_numeric() && !fraction(c)),
+                _ => c.is_ascii_digit() || (c.is_numeric() && !fraction(c) && !superscript(c)),
+            };
+            Value::Bool(!s.is_empty() && s.chars().all(ok))
         }
         "isalpha" => Value::Bool(!s.is_empty() && s.chars().all(char::is_alphabetic)),
         "isalnum" => Value::Bool(!s.is_empty() && s.chars().all(char::is_alphanumeric)),

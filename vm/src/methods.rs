@@ -579,7 +579,7 @@ fn dict_method(vm: &mut Vm, d: &Rc<RefCell<Dict>>, name: &str, args: &[Value], k
     let v = match name {
         "get" => {
             check_margs("dict", name, args, 1, 2)?;
-            let k = ops::hkey(vm, args[0].clone())?;
+            let k = ops::dict_key(vm, d, args[0].clone())?;
             let found = d.borrow().get(&k).cloned();
             match found {
                 Some(v) => v,
@@ -591,7 +591,7 @@ fn dict_method(vm: &mut Vm, d: &Rc<RefCell<Dict>>, name: &str, args: &[Value], k
         "items" => view(d, ViewKind::Items),
         "pop" => {
             check_margs("dict", name, args, 1, 2)?;
-            let k = ops::hkey(vm, args[0].clone())?;
+            let k = ops::dict_key(vm, d, args[0].clone())?;
             let removed = d.borrow_mut().shift_remove(&k);
             match removed {
                 Some(v) => v,
@@ -611,7 +611,7 @@ fn dict_method(vm: &mut Vm, d: &Rc<RefCell<Dict>>, name: &str, args: &[Value], k
         }
         "setdefault" => {
             check_margs("dict", name, args, 1, 2)?;
-            let k = ops::hkey(vm, args[0].clone())?;
+            let k = ops::dict_key(vm, d, args[0].clone())?;
             let dflt = args.get(1).cloned().unwrap_or(Value::None);
             let mut db = d.borrow_mut();
             db.entry(k).or_insert(dflt).clone()
@@ -666,13 +666,13 @@ fn set_method(vm: &mut Vm, obj: &Value, name: &str, args: &[Value]) -> VmResult<
             match name {
                 "add" => {
                     check_margs("set", name, args, 1, 1)?;
-                    let k = ops::hkey(vm, args[0].clone())?;
+                    let k = ops::set_key_in(vm, s, args[0].clone())?;
                     s.borrow_mut().insert(k);
                     return Ok(Some(Value::None));
                 }
                 "remove" => {
                     check_margs("set", name, args, 1, 1)?;
-                    let k = ops::hkey(vm, args[0].clone())?;
+                    let k = ops::set_key_in(vm, s, args[0].clone())?;
                     let removed = s.borrow_mut().shift_remove(&k);
                     if !removed {
                         return Err(ops::key_error(vm, args[0].clone()));
@@ -681,7 +681,7 @@ fn set_method(vm: &mut Vm, obj: &Value, name: &str, args: &[Value]) -> VmResult<
                 }
                 "discard" => {
                     check_margs("set", name, args, 1, 1)?;
-                    let k = ops::hkey(vm, args[0].clone())?;
+                    let k = ops::set_key_in(vm, s, args[0].clone())?;
                     s.borrow_mut().shift_remove(&k);
                     return Ok(Some(Value::None));
                 }

@@ -64,3 +64,8 @@ pub mod http;
 pub mod json;
 pub mod request;
 pub mod router;
+pub mod vmapp;
+pub mod compile;
+pub mod serve;
+
+pub use serve::{run_dev, run_start, start_app, start_in_process};

@@ -98,8 +98,10 @@ pub struct Vm {
     pub(crate) task_locals: FxHashMap<u32, FxHashMap<Rc<str>, Value>>,
     /// The task whose code is running (for task-local built-in names).
     pub(crate) current_task: Option<TaskId>,
-    /// Ask frames held by interpreter loops further out on the Rust stack.
-    pub(crate) outer_depth: usize,
+    /// Ask frames currently on the stacks of running (not parked) tasks: the call depth.
+    pub(crate) depth: usize,
+    /// Why the loaded program cannot run (failed bytecode verification), if so.
+    pub(crate) load_error: Option<String>,
     /// Nested interpreter loops currently running.
     pub(crate) nesting: usize,
     /// Instructions left in the current run.
@@ -157,7 +159,8 @@ impl Vm {
             next_task: 1,
             task_locals: FxHashMap::default(),
             current_task: None,
-            outer_depth: 0,
+            depth: 0,
+            load_error: None,
             nesting: 0,
             budget,
             spare_tasks: Vec::new(),
@@ -199,19 +202,30 @@ impl Vm {
 
     /// Call any callable value from Rust and run it to completion.
     pub fn call_value(&mut self, f: &Value, args: &[Value], kw: &[(Rc<StrObj>, Value)]) -> VmResult<Value> {
-        if let Value::Native(n) = f {
-            // Fast path: no interpreter loop needed.
-            return match &n.bound {
-                None => (n.func)(self, args, kw),
-                Some(recv) => {
-                    let mut full = Vec::with_capacity(args.len() + 1);
-                    full.push(recv.clone());
-                    full.extend_from_slice(args);
-                    (n.func)(self, &full, kw)
+        let r = match f {
+            Value::Native(n) if crate::code::staticmethod_func(f).is_none() => {
+                // Fast path: no interpreter loop needed.
+                match &n.bound {
+                    None => (n.func)(self, args, kw),
+                    Some(recv) => {
+                        let mut full = Vec::with_capacity(args.len() + 1);
+                        full.push(recv.clone());
+                        full.extend_from_slice(args);
+                        (n.func)(self, &full, kw)
+                    }
                 }
-            };
+            }
+            _ => crate::interp::call_nested(self, f, args, kw),
+        };
+        // A call from Rust runs to completion: a host call that wanted to suspend is performed
+        // blocking instead.
+        match r {
+            Err(e) if matches!(*e.0, ExcData::Suspend(_)) => match *e.0 {
+                ExcData::Suspend(call) => self.call_host_blocking(call),
+                data => Err(Exc(Box::new(data))),
+            },
+            r => r,
         }
-        crate::interp::call_nested(self, f, args, kw)
     }
 
     /// Turn an exception into its instance value (materialising built-in exceptions).

@@ -1,0 +1,3 @@
+//! `import hashlib` (in progress).
+use crate::value::Value;
+pub fn module() -> Value { super::util::module("hashlib", vec![]) }

@@ -1,0 +1,3 @@
+//! `import time` (in progress).
+use crate::value::Value;
+pub fn module() -> Value { super::util::module("time", vec![]) }

@@ -1,0 +1,3 @@
+//! `import uuid` (in progress).
+use crate::value::Value;
+pub fn module() -> Value { super::util::module("uuid", vec![]) }

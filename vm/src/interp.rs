@@ -635,12 +635,7 @@ fn instantiate(
         if let Some(ctor) = cls.attrs.borrow().get("__new__").cloned() {
             return invoke(vm, task, ctor, args, kw, ret);
         }
-        if let Some(v) = vm.builtins.get(cls.name.as_str()).cloned() {
-            if !matches!(v, Value::Class(_)) {
-                return invoke(vm, task, v, args, kw, ret);
-            }
-        }
-        return Err(Exc::type_error(format!("cannot create '{}' instances", cls.name.as_str())));
+        return crate::builtins::construct_builtin(vm, b, &args, &kw).map(Some);
     }
     let inst = Value::Instance(Rc::new(Instance { class: cls.clone(), attrs: Default::default() }));
     let is_exc = is_exception_class(&cls);
@@ -887,7 +882,7 @@ pub(crate) fn format_traceback(vm: &mut Vm, exc: &Exc) -> String {
     };
     let mut out = String::from("Traceback (most recent call last):\n");
     for e in tb.iter().rev() {
-        out.push_str(&format!("  File \"{}\", line {}, in {}\n", e.file, e.line, e.function));
+        out.push_str(&format!("  {}:{} in {}\n", e.file, e.line, e.function));
         if let Some(line) = source_line(vm, &e.file, e.line) {
             out.push_str("    ");
             out.push_str(line.trim());
@@ -900,28 +895,7 @@ pub(crate) fn format_traceback(vm: &mut Vm, exc: &Exc) -> String {
 
 /// `str(exc)` as CPython prints it after the type name.
 fn exc_message(vm: &mut Vm, value: &Value) -> String {
-    if let Value::Instance(i) = value {
-        let args = i.attrs.borrow().get("args").cloned();
-        let user_str = i.class.lookup("__str__").is_some_and(|f| matches!(f, Value::Function(_)));
-        if !user_str {
-            if let Some(Value::Tuple(t)) = &args {
-                match t.len() {
-                    0 => return String::new(),
-                    1 => {
-                        if let Value::Str(s) = &t[0] {
-                            return s.as_str().to_string();
-                        }
-                    }
-                    _ => {}
-                }
-            }
-        }
-    }
-    let v = value.clone();
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| crate::format::to_str(vm, &v)))
-        .ok()
-        .and_then(|r| r.ok())
-        .unwrap_or_default()
+    crate::format::to_str(vm, value).unwrap_or_default()
 }
 
 fn source_line(vm: &Vm, file: &str, line: u32) -> Option<String> {

@@ -68,4 +68,4 @@ pub mod vmapp;
 pub mod compile;
 pub mod serve;
 
-pub use serve::{run_dev, run_start, start_app, start_in_process};
+pub use serve::{run_dev, run_start, serve_program, start_app, start_in_process};

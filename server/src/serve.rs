@@ -24,8 +24,9 @@ pub struct Prepared {
     pub routes: usize,
 }
 
-/// Read the Askfile and `.env`, compile, run the top level, build the app.
-pub fn prepare(file: &Path, host: Option<String>, port: Option<u16>, dev: bool) -> Result<Prepared, String> {
+/// Read the Askfile and `.env`, compile (unless `program` is given), run the top level, build
+/// the app.
+pub fn prepare(file: &Path, program: Option<Arc<Program>>, host: Option<String>, port: Option<u16>, dev: bool) -> Result<Prepared, String> {
     let dir = file.parent().map(Path::to_path_buf).filter(|p| !p.as_os_str().is_empty()).unwrap_or_else(|| PathBuf::from("."));
     if !file.is_file() {
         return Err(format!("ask: cannot open {}: no such file", file.display()));
@@ -54,7 +55,10 @@ pub fn prepare(file: &Path, host: Option<String>, port: Option<u16>, dev: bool) 
             Err(e) => eprintln!("ask: cannot read {}: {e}", env_path.display()),
         }
     }
-    let program = compile_file(file)?;
+    let program = match program {
+        Some(p) => p,
+        None => compile_file(file)?,
+    };
     let title = file.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_else(|| "Ask API".into());
     let routes = program.routes.clone();
     let (vm, ctx) = vmapp::boot(program, &cfg, Arc::new(dotenv))?;
@@ -89,8 +93,8 @@ async fn shutdown_signal() {
     }
 }
 
-fn serve_blocking(file: &Path, host: Option<String>, port: Option<u16>, dev: bool) -> i32 {
-    let prepared = match prepare(file, host, port, dev) {
+fn serve_blocking(file: &Path, program: Option<Arc<Program>>, host: Option<String>, port: Option<u16>, dev: bool) -> i32 {
+    let prepared = match prepare(file, program, host, port, dev) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("{}", e.trim_end());
@@ -130,18 +134,23 @@ fn serve_blocking(file: &Path, host: Option<String>, port: Option<u16>, dev: boo
 
 /// `ask start [FILE] [--host H] [--port P]`: serve in production. Returns the exit status.
 pub fn run_start(file: &Path, host: Option<String>, port: Option<u16>) -> i32 {
-    serve_blocking(file, host, port, false)
+    serve_blocking(file, None, host, port, false)
+}
+
+/// Serve an already compiled program (the CLI compiles first to report errors its own way).
+pub fn serve_program(program: Program, file: &Path, host: Option<String>, port: Option<u16>, dev: bool) -> i32 {
+    serve_blocking(file, Some(Arc::new(program)), host, port, dev)
 }
 
 /// `ask dev`'s serving: like `start`, but error responses carry the exception and traceback.
 /// (Hot reload is the dev issue's part.)
 pub fn run_dev(file: &Path, host: Option<String>, port: Option<u16>) -> i32 {
-    serve_blocking(file, host, port, true)
+    serve_blocking(file, None, host, port, true)
 }
 
 /// Start a server for `file` on `127.0.0.1:0` inside the current tokio runtime (tests).
 pub async fn start_in_process(file: &Path, dev: bool) -> Result<ServerHandle, String> {
-    let prepared = prepare(file, Some("127.0.0.1".into()), Some(0), dev)?;
+    let prepared = prepare(file, None, Some("127.0.0.1".into()), Some(0), dev)?;
     start_app(prepared.app).await
 }
 

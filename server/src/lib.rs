@@ -69,3 +69,4 @@ pub mod compile;
 pub mod serve;
 
 pub use serve::{run_dev, run_start, serve_program, start_app, start_in_process};
+pub mod utilities;

@@ -23,7 +23,7 @@ use rustc_hash::FxBuildHasher;
 use ask_vm::code::Program;
 use ask_vm::error::{Exc, ExcData, LimitKind, VmResult};
 use ask_vm::host::{Host, HostCall};
-use ask_vm::value::{Dict, ExcKind, HKey, NativeFunc, NativeObject, StrObj, Value};
+use ask_vm::value::{Class, Dict, ExcKind, HKey, Instance, NativeFunc, NativeObject, StrObj, Value};
 use ask_vm::vm::{Limits, RunOutcome, TaskId, Vm};
 
 use crate::engine::{BoxFuture, Engine, Reply};
@@ -111,6 +111,9 @@ impl Host for ServerHost {
 
 /// The request the VM is currently running, and what `inner()` recorded for it.
 pub struct Ctx {
+    /// The classes of `args` and `headers` (instances wrap the Rust data; see `make_class`).
+    args_class: Rc<Class>,
+    headers_class: Rc<Class>,
     req: RefCell<Option<Arc<RequestData>>>,
     /// The `Respond` payload caught by `inner()` in the running task.
     recorded: RefCell<Option<Value>>,
@@ -442,47 +445,66 @@ impl ArgsObj {
     }
 }
 
-fn this_args(args: &[Value]) -> VmResult<&ArgsObj> {
-    args.first().and_then(obj::<ArgsObj>).ok_or_else(|| Exc::type_error("descriptor requires an 'args' object"))
+/// The native data behind a request object: `args[0]` is the instance (whose hidden
+/// `__data__` attribute holds it) or the data object itself.
+fn data_of(a: &[Value]) -> Value {
+    match a.first() {
+        Some(Value::Instance(i)) => i.attrs.borrow().get("__data__").cloned().unwrap_or(Value::None),
+        Some(v) => v.clone(),
+        None => Value::None,
+    }
+}
+
+fn this_args(d: &Value) -> VmResult<&ArgsObj> {
+    obj::<ArgsObj>(d).ok_or_else(|| Exc::type_error("descriptor requires an 'args' object"))
 }
 
 fn args_get(_vm: &mut Vm, a: &[Value], kw: &[(Rc<StrObj>, Value)]) -> VmResult<Value> {
-    let o = this_args(a)?;
+    let d = data_of(a);
+    let o = this_args(&d)?;
     let k = key_arg(a, "get()")?;
     let default = a.get(2).or_else(|| kwarg(kw, "default")).cloned().unwrap_or(Value::None);
     Ok(o.first(&k).map(s).unwrap_or(default))
 }
 fn args_getitem(_vm: &mut Vm, a: &[Value], _kw: &[(Rc<StrObj>, Value)]) -> VmResult<Value> {
-    let o = this_args(a)?;
+    let d = data_of(a);
+    let o = this_args(&d)?;
     let k = key_arg(a, "__getitem__()")?;
     o.first(&k).map(s).ok_or_else(|| Exc::new(ExcKind::KeyError, py_str_repr(&k)))
 }
 fn args_getlist(_vm: &mut Vm, a: &[Value], _kw: &[(Rc<StrObj>, Value)]) -> VmResult<Value> {
-    let o = this_args(a)?;
+    let d = data_of(a);
+    let o = this_args(&d)?;
     let k = key_arg(a, "getlist()")?;
     Ok(Value::list(o.pairs.iter().filter(|(n, _)| *n == k).map(|(_, v)| s(v)).collect()))
 }
 fn args_contains(_vm: &mut Vm, a: &[Value], _kw: &[(Rc<StrObj>, Value)]) -> VmResult<Value> {
-    let o = this_args(a)?;
+    let d = data_of(a);
+    let o = this_args(&d)?;
     let k = key_arg(a, "__contains__()")?;
     Ok(Value::Bool(o.first(&k).is_some()))
 }
 fn args_len(_vm: &mut Vm, a: &[Value], _kw: &[(Rc<StrObj>, Value)]) -> VmResult<Value> {
-    Ok(Value::Int(this_args(a)?.keys().len() as i64))
+    let d = data_of(a);
+    Ok(Value::Int(this_args(&d)?.keys().len() as i64))
 }
 fn args_keys(_vm: &mut Vm, a: &[Value], _kw: &[(Rc<StrObj>, Value)]) -> VmResult<Value> {
-    Ok(Value::list(this_args(a)?.keys().into_iter().map(s).collect()))
+    let d = data_of(a);
+    Ok(Value::list(this_args(&d)?.keys().into_iter().map(s).collect()))
 }
 fn args_values(_vm: &mut Vm, a: &[Value], _kw: &[(Rc<StrObj>, Value)]) -> VmResult<Value> {
-    let o = this_args(a)?;
+    let d = data_of(a);
+    let o = this_args(&d)?;
     Ok(Value::list(o.keys().into_iter().filter_map(|k| o.first(k)).map(s).collect()))
 }
 fn args_items(_vm: &mut Vm, a: &[Value], _kw: &[(Rc<StrObj>, Value)]) -> VmResult<Value> {
-    let o = this_args(a)?;
+    let d = data_of(a);
+    let o = this_args(&d)?;
     Ok(Value::list(o.keys().into_iter().filter_map(|k| o.first(k).map(|v| Value::tuple(vec![s(k), s(v)]))).collect()))
 }
 fn args_to_dict(_vm: &mut Vm, a: &[Value], _kw: &[(Rc<StrObj>, Value)]) -> VmResult<Value> {
-    Ok(str_dict(&this_args(a)?.pairs))
+    let d = data_of(a);
+    Ok(str_dict(&this_args(&d)?.pairs))
 }
 
 impl NativeObject for ArgsObj {
@@ -545,36 +567,43 @@ impl HeadersObj {
     }
 }
 
-fn this_headers(args: &[Value]) -> VmResult<&HeadersObj> {
-    args.first().and_then(obj::<HeadersObj>).ok_or_else(|| Exc::type_error("descriptor requires a 'headers' object"))
+fn this_headers(d: &Value) -> VmResult<&HeadersObj> {
+    obj::<HeadersObj>(d).ok_or_else(|| Exc::type_error("descriptor requires a 'headers' object"))
 }
 fn headers_get(_vm: &mut Vm, a: &[Value], kw: &[(Rc<StrObj>, Value)]) -> VmResult<Value> {
-    let o = this_headers(a)?;
+    let d = data_of(a);
+    let o = this_headers(&d)?;
     let k = key_arg(a, "get()")?;
     let default = a.get(2).or_else(|| kwarg(kw, "default")).cloned().unwrap_or(Value::None);
     Ok(o.get(&k).map(|v| s(&v)).unwrap_or(default))
 }
 fn headers_getitem(_vm: &mut Vm, a: &[Value], _kw: &[(Rc<StrObj>, Value)]) -> VmResult<Value> {
-    let o = this_headers(a)?;
+    let d = data_of(a);
+    let o = this_headers(&d)?;
     let k = key_arg(a, "__getitem__()")?;
     o.get(&k).map(|v| s(&v)).ok_or_else(|| Exc::new(ExcKind::KeyError, py_str_repr(&k)))
 }
 fn headers_contains(_vm: &mut Vm, a: &[Value], _kw: &[(Rc<StrObj>, Value)]) -> VmResult<Value> {
-    let o = this_headers(a)?;
+    let d = data_of(a);
+    let o = this_headers(&d)?;
     let k = key_arg(a, "__contains__()")?;
     Ok(Value::Bool(o.get(&k).is_some()))
 }
 fn headers_len(_vm: &mut Vm, a: &[Value], _kw: &[(Rc<StrObj>, Value)]) -> VmResult<Value> {
-    Ok(Value::Int(this_headers(a)?.pairs().len() as i64))
+    let d = data_of(a);
+    Ok(Value::Int(this_headers(&d)?.pairs().len() as i64))
 }
 fn headers_keys(_vm: &mut Vm, a: &[Value], _kw: &[(Rc<StrObj>, Value)]) -> VmResult<Value> {
-    Ok(Value::list(this_headers(a)?.pairs().into_iter().map(|(k, _)| s(&k)).collect()))
+    let d = data_of(a);
+    Ok(Value::list(this_headers(&d)?.pairs().into_iter().map(|(k, _)| s(&k)).collect()))
 }
 fn headers_values(_vm: &mut Vm, a: &[Value], _kw: &[(Rc<StrObj>, Value)]) -> VmResult<Value> {
-    Ok(Value::list(this_headers(a)?.pairs().into_iter().map(|(_, v)| s(&v)).collect()))
+    let d = data_of(a);
+    Ok(Value::list(this_headers(&d)?.pairs().into_iter().map(|(_, v)| s(&v)).collect()))
 }
 fn headers_items(_vm: &mut Vm, a: &[Value], _kw: &[(Rc<StrObj>, Value)]) -> VmResult<Value> {
-    Ok(Value::list(this_headers(a)?.pairs().into_iter().map(|(k, v)| Value::tuple(vec![s(&k), s(&v)])).collect()))
+    let d = data_of(a);
+    Ok(Value::list(this_headers(&d)?.pairs().into_iter().map(|(k, v)| Value::tuple(vec![s(&k), s(&v)])).collect()))
 }
 
 impl NativeObject for HeadersObj {
@@ -721,11 +750,51 @@ impl NativeObject for EnvObj {
     }
 }
 
+/// A class whose methods are natives (bound to the instance like Ask methods). Request objects
+/// are instances of such classes rather than bare native objects so that every operator
+/// (`in`, `[]`, `len`, iteration, `respond` through `s()`) works through the ordinary dunder
+/// protocol of instances.
+fn make_class(name: &str, methods: &[(&'static str, ask_vm::value::NativeFnPtr)]) -> Rc<Class> {
+    let mut attrs = IndexMap::with_hasher(FxBuildHasher);
+    for (n, f) in methods {
+        attrs.insert(Rc::from(*n), native(n, *f, None));
+    }
+    Rc::new(Class { name: Rc::new(StrObj::new(name.to_string())), base: None, attrs: RefCell::new(attrs), builtin: None })
+}
+
+fn instance(class: &Rc<Class>, data: Value) -> Value {
+    let mut attrs = IndexMap::with_hasher(FxBuildHasher);
+    attrs.insert(Rc::from("__data__"), data);
+    Value::Instance(Rc::new(Instance { class: class.clone(), attrs: RefCell::new(attrs) }))
+}
+
+fn obj_repr(_vm: &mut Vm, a: &[Value], _kw: &[(Rc<StrObj>, Value)]) -> VmResult<Value> {
+    match data_of(a) {
+        Value::Object(o) => Ok(s(&o.repr())),
+        _ => Ok(s("<request object>")),
+    }
+}
+
+fn args_iter(vm: &mut Vm, a: &[Value], kw: &[(Rc<StrObj>, Value)]) -> VmResult<Value> {
+    let keys = args_keys(vm, a, kw)?;
+    ask_vm::ops::iter(vm, &keys)
+}
+
+fn headers_iter(vm: &mut Vm, a: &[Value], kw: &[(Rc<StrObj>, Value)]) -> VmResult<Value> {
+    let keys = headers_keys(vm, a, kw)?;
+    ask_vm::ops::iter(vm, &keys)
+}
+
+fn headers_to_dict(_vm: &mut Vm, a: &[Value], _kw: &[(Rc<StrObj>, Value)]) -> VmResult<Value> {
+    let d = data_of(a);
+    Ok(str_dict(&this_headers(&d)?.pairs()))
+}
+
 /// The request-scoped built-ins of one request, as (name, value) pairs.
-fn request_locals(req: &Arc<RequestData>) -> [(&'static str, Value); 7] {
+fn request_locals(req: &Arc<RequestData>, ctx: &Ctx) -> [(&'static str, Value); 7] {
     let body = req.json.as_ref().map(json_to_value).unwrap_or(Value::None);
     let form = str_dict(&req.form);
-    let args = object(ArgsObj { pairs: req.args.clone() });
+    let args = instance(&ctx.args_class, object(ArgsObj { pairs: req.args.clone() }));
     let mut files_d = new_dict();
     for f in &req.files {
         files_d.entry(HKey(s(&f.field))).or_insert_with(|| object(FileObj { file: f.clone() }));
@@ -757,7 +826,7 @@ fn request_locals(req: &Arc<RequestData>) -> [(&'static str, Value); 7] {
         }
     }
     let req_v = Value::dict(merged);
-    let headers = object(HeadersObj { req: req.clone() });
+    let headers = instance(&ctx.headers_class, object(HeadersObj { req: req.clone() }));
     let request = object(RequestObj {
         req: req.clone(),
         fields: vec![
@@ -1079,7 +1148,8 @@ impl VmEngine {
             ParamValue::Float(f) => Value::Float(f),
         }).collect();
         let t = g.vm.start(&handler, args);
-        for (name, value) in request_locals(&req) {
+        let locals = request_locals(&req, ctx_of_rc(&g.ctx));
+        for (name, value) in locals {
             if self.underscores {
                 if let Some(u) = UNDERSCORED.iter().find(|u| &u[1..] == name) {
                     g.vm.set_task_local(t, u, value.clone());
@@ -1163,7 +1233,22 @@ impl Engine for VmEngine {
 
 /// Install the host natives into a fresh VM (before its program's top level runs).
 pub fn install_natives(vm: &mut Vm, underscores: bool) -> Rc<Box<dyn NativeObject>> {
-    let ctx: Rc<Box<dyn NativeObject>> = Rc::new(Box::new(Ctx { req: RefCell::new(None), recorded: RefCell::new(None) }));
+    let ctx: Rc<Box<dyn NativeObject>> = Rc::new(Box::new(Ctx {
+        args_class: make_class("Args", &[
+            ("get", args_get), ("getlist", args_getlist), ("keys", args_keys), ("values", args_values),
+            ("items", args_items), ("to_dict", args_to_dict), ("copy", args_to_dict), ("s", args_to_dict),
+            ("__getitem__", args_getitem), ("__contains__", args_contains), ("__len__", args_len),
+            ("__iter__", args_iter), ("__repr__", obj_repr), ("__str__", obj_repr),
+        ]),
+        headers_class: make_class("Headers", &[
+            ("get", headers_get), ("keys", headers_keys), ("values", headers_values), ("items", headers_items),
+            ("to_dict", headers_to_dict), ("copy", headers_to_dict), ("s", headers_to_dict),
+            ("__getitem__", headers_getitem), ("__contains__", headers_contains), ("__len__", headers_len),
+            ("__iter__", headers_iter), ("__repr__", obj_repr), ("__str__", obj_repr),
+        ]),
+        req: RefCell::new(None),
+        recorded: RefCell::new(None),
+    }));
     let ctx_v = Value::Object(ctx.clone());
     let natives: Vec<(&'static str, Value)> = vec![
         ("respond", native("respond", respond_native, None)),
@@ -1189,6 +1274,7 @@ pub fn boot(program: Arc<Program>, cfg: &crate::config::Config, dotenv: Arc<Vec<
     // The top level runs without the per-request budget (it may build large tables).
     let mut vm = Vm::new(Box::new(host), Limits { instruction_budget: u64::MAX, ..Limits::default() });
     let ctx = install_natives(&mut vm, cfg.underscores);
+    crate::utilities::install(&mut vm, cfg.underscores);
     vm.load(program);
     if let Err(e) = vm.run_main() {
         return Err(vm.format_traceback(&e));

@@ -1,0 +1,79 @@
+//! End-to-end HTTP tests: real Ask programs (`tests/http/<name>/main.ask`, with an optional
+//! `Askfile.toml`) served in-process on a loopback port and driven by the exchanges in
+//! `tests/http/<name>/exchanges.toml`; plus concurrency checks on shared globals.
+
+#[path = "http/client.rs"]
+mod client;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+fn folder(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/http").join(name)
+}
+
+/// Serve `tests/http/<name>/main.ask` on its own runtime thread; returns the address.
+fn serve(name: &str) -> SocketAddr {
+    let file = folder(name).join("main.ask");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        rt.block_on(async move {
+            match ask_server::start_in_process(&file, false).await {
+                Ok(handle) => {
+                    tx.send(Ok(handle.addr)).unwrap();
+                    std::future::pending::<()>().await;
+                }
+                Err(e) => tx.send(Err(e)).unwrap(),
+            }
+        });
+    });
+    rx.recv().unwrap().unwrap_or_else(|e| panic!("server for {name} did not start:\n{e}"))
+}
+
+fn run(name: &str) {
+    let addr = serve(name);
+    let failures = client::run_exchanges(addr, folder(name).join("exchanges.toml").to_str().unwrap());
+    assert!(failures.is_empty(), "failed exchanges:\n{}", failures.join("\n"));
+}
+
+#[test]
+fn app_exchanges() {
+    run("app");
+}
+
+#[test]
+fn limits_exchanges() {
+    run("limits");
+}
+
+#[test]
+fn concurrent_posts_share_one_global_list() {
+    let addr = serve("app");
+    let threads: Vec<_> = (0..100)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let body = format!("{{\"name\": \"n{i}\"}}");
+                client::request(addr, "POST", "/items", &[("Content-Type", "application/json")], Some(&body)).status
+            })
+        })
+        .collect();
+    for t in threads {
+        assert_eq!(t.join().unwrap(), 201);
+    }
+    let r = client::request(addr, "GET", "/items", &[], None);
+    assert_eq!(r.status, 200);
+    assert!(r.text().ends_with(",\"count\":100}"), "{}", r.text());
+}
+
+#[test]
+fn runaway_handlers_do_not_stop_other_requests() {
+    let addr = serve("limits");
+    let spinners: Vec<_> = (0..4).map(|_| std::thread::spawn(move || client::request(addr, "GET", "/spin", &[], None).status)).collect();
+    for _ in 0..10 {
+        assert_eq!(client::request(addr, "GET", "/ok", &[], None).status, 200);
+    }
+    for s in spinners {
+        assert_eq!(s.join().unwrap(), 500);
+    }
+}

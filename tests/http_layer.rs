@@ -89,7 +89,7 @@ impl Engine for RustEngine {
 }
 
 fn config() -> Config {
-    Config { header_timeout: Duration::from_millis(500), access_log: false, ..Config::default() }
+    Config { header_timeout: Duration::from_millis(500), idle_timeout: Duration::from_millis(500), access_log: false, ..Config::default() }
 }
 
 /// Start a server on its own runtime thread; returns its address.
@@ -174,4 +174,18 @@ fn keep_alive_serves_several_requests_on_one_connection() {
     let text = String::from_utf8_lossy(&buf);
     assert_eq!(text.matches("HTTP/1.1 200").count(), 2, "{text}");
     assert!(text.contains("{\"id\":7}"));
+}
+
+#[test]
+fn a_stalled_body_is_cut_with_408() {
+    let addr = server();
+    let mut c = TcpStream::connect(addr).unwrap();
+    c.write_all(b"POST /items HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"a\":").unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    control(addr);
+    let mut buf = Vec::new();
+    let _ = c.read_to_end(&mut buf);
+    let r = client::parse(&buf, false);
+    assert_eq!(r.status, 408, "{}", r.text());
+    control(addr);
 }

@@ -77,3 +77,35 @@ fn runaway_handlers_do_not_stop_other_requests() {
         assert_eq!(s.join().unwrap(), 500);
     }
 }
+
+#[test]
+fn sigterm_stops_the_binary_cleanly() {
+    use std::io::{BufRead, BufReader};
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ask"))
+        .args(["start", "main.ask", "--port", "0"])
+        .current_dir(folder("app"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn ask");
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut addr = None;
+    for _ in 0..10 {
+        let mut line = String::new();
+        if out.read_line(&mut line).unwrap_or(0) == 0 {
+            break;
+        }
+        if let Some(i) = line.find("http://") {
+            let rest = &line[i + 7..];
+            let end = rest.find(|c: char| c.is_whitespace()).unwrap_or(rest.len());
+            addr = rest[..end].parse::<SocketAddr>().ok();
+            break;
+        }
+    }
+    let addr = addr.expect("the start banner names the URL");
+    assert_eq!(client::request(addr, "GET", "/items", &[], None).status, 200);
+    let status = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let code = child.wait().unwrap();
+    assert_eq!(code.code(), Some(0), "exit status after SIGTERM");
+}

@@ -269,7 +269,12 @@ async fn read_request(app: &App, req: Request<Incoming>, method: &str, path: &st
         }
     }
     let (parts, body) = req.into_parts();
-    let raw = match Limited::new(body, limit).collect().await {
+    // A client that stops sending its body midway is cut after `idle_timeout`.
+    let collected = match tokio::time::timeout(app.cfg.idle_timeout, Limited::new(body, limit).collect()).await {
+        Ok(c) => c,
+        Err(_) => return Err(Reply::message(408, "Request Timeout")),
+    };
+    let raw = match collected {
         Ok(c) => c.to_bytes(),
         Err(e) => {
             if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
@@ -386,4 +391,14 @@ pub async fn serve(app: Arc<App>, listener: TcpListener, stop: impl std::future:
     }
     flusher.abort();
     app.log.flush();
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tokens_are_redacted() {
+        assert_eq!(super::redact_query("a=1&token=abc.def&b=2"), "a=1&token=[redacted]&b=2");
+        assert_eq!(super::redact_query("q=tokens"), "q=tokens");
+        assert_eq!(super::redact_query("x=1"), "x=1");
+    }
 }

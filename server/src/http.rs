@@ -130,6 +130,11 @@ fn build(reply: Reply, extra: &[(&'static str, String)], head: bool) -> Response
     *resp.status_mut() = hyper::StatusCode::from_u16(reply.status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
     let h = resp.headers_mut();
     for (k, v) in reply.headers {
+        // The common content types are static values: no copy per response.
+        if k == "content-type" && (v == JSON || v == crate::engine::TEXT) {
+            h.append(hyper::header::CONTENT_TYPE, HeaderValue::from_static(if v == JSON { JSON } else { crate::engine::TEXT }));
+            continue;
+        }
         match (HeaderName::from_bytes(k.as_bytes()), HeaderValue::from_str(&v)) {
             (Ok(name), Ok(value)) => {
                 h.append(name, value);
@@ -138,6 +143,10 @@ fn build(reply: Reply, extra: &[(&'static str, String)], head: bool) -> Response
         }
     }
     for (k, v) in extra {
+        if v == "*" {
+            h.append(*k, HeaderValue::from_static("*"));
+            continue;
+        }
         if let Ok(value) = HeaderValue::from_str(v) {
             h.append(*k, value);
         }

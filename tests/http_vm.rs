@@ -109,3 +109,40 @@ fn sigterm_stops_the_binary_cleanly() {
     let code = child.wait().unwrap();
     assert_eq!(code.code(), Some(0), "exit status after SIGTERM");
 }
+
+/// Serve `examples/<file>` and return its address.
+fn serve_example(file: &str) -> SocketAddr {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join(file);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        rt.block_on(async move {
+            match ask_server::start_in_process(&path, false).await {
+                Ok(h) => {
+                    tx.send(Ok(h.addr)).unwrap();
+                    std::future::pending::<()>().await;
+                }
+                Err(e) => tx.send(Err(e)).unwrap(),
+            }
+        });
+    });
+    rx.recv().unwrap().unwrap_or_else(|e| panic!("example {file} did not start:\n{e}"))
+}
+
+#[test]
+fn examples_serve() {
+    let a = serve_example("hello.ask");
+    assert_eq!(client::request(a, "GET", "/hello/Ada", &[], None).text(), "{\"greeting\":\"Hello, Ada!\"}");
+    let a = serve_example("products.ask");
+    assert!(client::request(a, "GET", "/api/v1/products", &[], None).text().contains("\"price\":30.0"));
+    let a = serve_example("todo.ask");
+    let json = [("Content-Type", "application/json")];
+    let r = client::request(a, "POST", "/todos", &json, Some("{\"title\": \"milk\"}"));
+    assert_eq!((r.status, r.header("location")), (201, Some("/todos/1")), "{}", r.text());
+    assert_eq!(client::request(a, "POST", "/todos", &json, Some("{}")).status, 400);
+    let r = client::request(a, "PATCH", "/todos/1", &json, Some("{\"done\": true, \"extra\": 1}"));
+    assert_eq!(r.text(), "{\"id\":1,\"title\":\"milk\",\"done\":true}");
+    assert_eq!(client::request(a, "GET", "/todos?done=true", &[], None).text(), "{\"todos\":[{\"id\":1,\"title\":\"milk\",\"done\":true}]}");
+    assert_eq!(client::request(a, "DELETE", "/todos/1", &[], None).status, 200);
+    assert_eq!(client::request(a, "GET", "/todos/1", &[], None).status, 404);
+}

@@ -1128,8 +1128,17 @@ impl<'s> Ctx<'s> {
             }
             ParseError::UnrecognizedEof { location, expected } => {
                 let idx = toks.len();
-                if expected.iter().any(|x| x == "\"INDENT\"") {
+                let has = |s: &str| expected.iter().any(|x| x.trim_matches('"') == s);
+                if has("INDENT") {
                     (eof_pos, eof_pos + 1, self.expected_block(toks, idx))
+                } else if has("def") && has("@route") && !has("if") {
+                    let at = toks.iter().rev().find(|t| t.1 == Token::DecoAmp).map(|t| t.0).unwrap_or(location);
+                    (
+                        at,
+                        at + 1,
+                        "a decorator line must be followed by a route, function, class or model definition"
+                            .to_string(),
+                    )
                 } else if fstring {
                     (location, location + 1, "expecting '}'".to_string())
                 } else {

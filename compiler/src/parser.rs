@@ -1183,6 +1183,36 @@ impl<'s> Ctx<'s> {
                 }
             }
         }
+        let atom_start = |t: &Token| {
+            matches!(
+                t,
+                Token::Name(_)
+                    | Token::Int(_)
+                    | Token::BigInt(_)
+                    | Token::Float(_)
+                    | Token::Str(_)
+                    | Token::Bytes(_)
+                    | Token::FStr(_)
+                    | Token::None
+                    | Token::True
+                    | Token::False
+            )
+        };
+        if idx > 0 && idx <= toks.len() && atom_start(t) && (atom_start(&toks[idx - 1].1) || matches!(toks[idx - 1].1, Token::RPar | Token::RSqb | Token::RBrace)) {
+            // Inside brackets two adjacent operands are most likely a missing comma.
+            let mut depth = 0i32;
+            for (_, tk, _) in toks[..idx].iter().rev() {
+                match tk {
+                    Token::RPar | Token::RSqb | Token::RBrace => depth -= 1,
+                    Token::LPar | Token::LSqb | Token::LBrace => depth += 1,
+                    Token::Newline | Token::Indent | Token::Dedent => break,
+                    _ => {}
+                }
+            }
+            if depth > 0 {
+                return "invalid syntax. Perhaps you forgot a comma?".to_string();
+            }
+        }
         if idx >= 3 && toks[idx - 1].1 == Token::LPar && toks[idx - 3].1 == Token::RouteAt {
             return "a route path must be a string literal, as in @get('/path'):".to_string();
         }

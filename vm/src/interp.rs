@@ -1,1 +1,2340 @@
-//! (stub)
+//! The register interpreter: frames, calls, exception unwinding, tasks and generators.
+//!
+//! Design:
+//! - Each [`Task`] owns one contiguous register stack (`Vec<Value>`) and a frame stack. An Ask
+//!   call pushes a [`Frame`] whose registers start right above the caller's (`base + nregs`);
+//!   arguments are moved into the callee's first registers. No Rust recursion per Ask call, so
+//!   deep Ask recursion hits `Limits::max_depth` (RecursionError), never the Rust stack.
+//! - Invariant: the stack always extends at least [`WINDOW`] slots above the running frame's
+//!   base, so any 8-bit register operand (and `A + B` argument ranges) is in bounds; registers
+//!   above a frame's `nregs` are `None` (a returning frame clears its registers).
+//! - Natives receive `&mut Vm` and argument slices borrowed from the task's stack: the running
+//!   task is *taken out* of the VM while it runs, so natives cannot reach (or reallocate) it.
+//!   A native that calls back into Ask (`call_value`) runs a nested loop on a fresh task.
+//! - Exceptions travel as `Err(Exc)`. The handler stack is per task (each handler records its
+//!   frame); caught exceptions live on the task's *caught* stack while their `except`/`finally`
+//!   block runs, so `raise` (re-raise) keeps the original traceback.
+//! - Generators (generator expressions) are tasks of their own, parked at `Yield`.
+//! - The bytecode is verified once at load time ([`verify`]) so the loop can fetch instructions
+//!   and constants without bounds checks.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use crate::code::{Capture, Closure, Func, FuncProto, Namespace, Program};
+use crate::error::{Exc, ExcData, LimitKind, TraceEntry, VmResult};
+use crate::opcode::{Instr, Op, K_EXTRA};
+use crate::ops::{self, ArithOp, CmpOp};
+use crate::value::{
+    BoundMethod, BuiltinType, Class, ExcKind, Instance, IterObj, NativeFunc, NativeIter, StrObj, Value,
+};
+use crate::vm::{RunOutcome, TaskId, Vm, MAX_NESTING};
+
+/// Registers guaranteed to exist above the running frame's base (256 single registers plus
+/// `A + B` ranges of up to 255 more, plus slack).
+pub(crate) const WINDOW: usize = 520;
+
+/// One activation of an Ask function.
+pub(crate) struct Frame {
+    closure: Rc<Closure>,
+    /// Next instruction to execute (saved while another frame runs).
+    pc: usize,
+    /// Absolute stack index of R[0].
+    base: usize,
+    /// Absolute stack index the result is written to.
+    ret: usize,
+    /// `__init__` frame: the result must be None and the instance (already in `ret`) stays.
+    is_init: bool,
+}
+
+struct Handler {
+    /// Index of the frame that installed it.
+    frame: usize,
+    target: usize,
+    finally: bool,
+    caught_depth: usize,
+}
+
+/// A task's execution state: register stack, frames, handlers, caught exceptions.
+#[derive(Default)]
+pub struct Task {
+    pub(crate) stack: Vec<Value>,
+    frames: Vec<Frame>,
+    handlers: Vec<Handler>,
+    /// Exceptions being handled, with the index of the frame handling them.
+    caught: Vec<(usize, Exc)>,
+    /// Where the result of a suspended host call goes (absolute stack index).
+    pending: Option<usize>,
+    /// A task started on a callable that needs no frame (a native): run on first `run`.
+    entry: Option<(Value, Vec<Value>)>,
+}
+
+impl Task {
+    fn with_stack() -> Task {
+        Task { stack: vec![Value::None; WINDOW * 2], ..Default::default() }
+    }
+}
+
+/// Why `run_loop` stopped without an error.
+enum Exit {
+    Return(Value),
+    Yield(Value),
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loading and verification.
+
+pub(crate) fn load_program(vm: &mut Vm, program: Arc<Program>) {
+    let files: Rc<[Rc<str>]> = program.files.iter().map(|(n, _)| Rc::from(n.as_str())).collect();
+    let old_main = vm.namespaces.first().cloned();
+    let mut namespaces = Vec::new();
+    for m in &program.modules {
+        let names: Vec<Rc<str>> = m.globals.iter().map(|g| Rc::from(g.as_str())).collect();
+        let mut values = vec![None; names.len()];
+        if namespaces.is_empty() {
+            // Hot reload: keep main-module globals by name (top-level code reassigns them).
+            if let Some(old) = &old_main {
+                let old_vals = old.values.borrow();
+                for (i, n) in names.iter().enumerate() {
+                    if let Some(j) = old.slot_of(n) {
+                        values[i] = old_vals.get(j).cloned().flatten();
+                    }
+                }
+            }
+        }
+        namespaces.push(Rc::new(Namespace {
+            name: Rc::from(m.name.as_str()),
+            names,
+            values: RefCell::new(values),
+            module_obj: RefCell::new(None),
+        }));
+    }
+    vm.load_error = None;
+    for (i, m) in program.modules.iter().enumerate() {
+        if let Err(e) = verify(&m.main, None, &program, i) {
+            vm.load_error = Some(e);
+        }
+    }
+    vm.module_funcs = if vm.load_error.is_none() {
+        program.modules.iter().map(|m| Func::new(&m.main, &namespaces, &files)).collect()
+    } else {
+        Vec::new()
+    };
+    vm.namespaces = namespaces;
+    vm.files = files;
+    vm.route_handlers = vec![None; program.routes.len()];
+    vm.program = Some(program);
+}
+
+/// Check a proto (and its children) so the interpreter can skip bounds checks: valid opcodes,
+/// in-range jumps, constants, protos, upvalues and globals, tests followed by `Jmp`, and code
+/// that cannot run off its end.
+pub fn verify(p: &FuncProto, parent: Option<&FuncProto>, program: &Program, module: usize) -> Result<(), String> {
+    let err = |pc: usize, m: &str| Err(format!("invalid bytecode in {} at {pc}: {m}", p.name));
+    let n = p.code.len();
+    if p.nregs as usize > 256 || (p.nregs as usize) < p.params.nparams() {
+        return err(0, "bad register count");
+    }
+    if p.module as usize != module && (p.module as usize) >= program.modules.len() {
+        return err(0, "bad module index");
+    }
+    let nglobals = program.modules.get(p.module as usize).map(|m| m.globals.len()).unwrap_or(0);
+    let Some(last) = p.code.last() else { return err(0, "empty code") };
+    match last.op() {
+        Some(Op::Return | Op::ReturnNone | Op::Jmp | Op::Raise | Op::Reraise | Op::RaiseAssert | Op::RaiseFrom) => {}
+        _ => return err(n - 1, "code does not end with return/jump/raise"),
+    }
+    for c in &p.captures {
+        match (c, parent) {
+            (Capture::Local(r), Some(par)) if (*r as usize) < par.nregs as usize => {}
+            (Capture::Upval(u), Some(par)) if (*u as usize) < par.captures.len() => {}
+            _ => return err(0, "bad capture"),
+        }
+    }
+    let is_str = |i: usize| matches!(p.consts.get(i), Some(crate::code::Const::Str(_)));
+    let mut pc = 0;
+    while pc < n {
+        let ins = p.code[pc];
+        let Some(op) = ins.op() else { return err(pc, "bad opcode") };
+        let jump_ok = |off: isize| {
+            let t = pc as isize + 1 + off;
+            t >= 0 && (t as usize) < n
+        };
+        if op.is_test() {
+            match p.code.get(pc + 1) {
+                Some(j) if j.op() == Some(Op::Jmp) => {}
+                _ => return err(pc, "test not followed by Jmp"),
+            }
+        }
+        match op {
+            Op::Jmp | Op::SetupExcept | Op::SetupFinally => {
+                if !jump_ok(ins.sj_off()) {
+                    return err(pc, "jump out of range");
+                }
+            }
+            Op::LoadK | Op::GetBuiltin | Op::Import => {
+                if ins.bx() >= p.consts.len() || (op != Op::LoadK && !is_str(ins.bx())) {
+                    return err(pc, "bad constant");
+                }
+            }
+            Op::GetGlobal | Op::SetGlobal | Op::DelGlobal => {
+                if ins.bx() >= nglobals {
+                    return err(pc, "bad global slot");
+                }
+            }
+            Op::GetUpval | Op::SetUpval => {
+                if ins.b() >= p.captures.len() {
+                    return err(pc, "bad upvalue");
+                }
+            }
+            Op::Closure => {
+                let Some(child) = p.protos.get(ins.bx()) else { return err(pc, "bad proto") };
+                if ins.a() + child.params.ndefault_values() >= 256 {
+                    return err(pc, "bad defaults");
+                }
+            }
+            Op::LoadModule => {
+                if ins.bx() >= program.modules.len() {
+                    return err(pc, "bad module");
+                }
+            }
+            Op::RegisterRoute => {
+                if ins.bx() >= program.routes.len() {
+                    return err(pc, "bad route");
+                }
+            }
+            _ => {}
+        }
+        if let Some(which) = op.k8_operand() {
+            let mut k = if which == 'B' { ins.b() } else { ins.c() };
+            if k == K_EXTRA as usize {
+                match p.code.get(pc + 1) {
+                    Some(x) if x.op() == Some(Op::ExtraArg) => k = x.ax(),
+                    _ => return err(pc, "missing ExtraArg"),
+                }
+                pc += 1;
+            }
+            let ok = match op {
+                Op::CallKw => matches!(p.consts.get(k), Some(crate::code::Const::Names(_))),
+                _ => is_str(k),
+            };
+            if !ok {
+                return err(pc, "bad constant operand");
+            }
+        }
+        pc += 1;
+    }
+    for child in &p.protos {
+        verify(child, Some(p), program, child.module as usize)?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Entry points.
+
+fn take_task(vm: &mut Vm) -> Task {
+    vm.spare_tasks.pop().unwrap_or_else(Task::with_stack)
+}
+
+fn return_task(vm: &mut Vm, mut t: Task) {
+    if vm.spare_tasks.len() < 8 && t.stack.len() <= WINDOW * 8 {
+        t.frames.clear();
+        t.handlers.clear();
+        t.caught.clear();
+        t.pending = None;
+        t.entry = None;
+        for v in t.stack.iter_mut() {
+            *v = Value::None;
+        }
+        vm.spare_tasks.push(t);
+    }
+}
+
+#[cold]
+fn recursion_error() -> Exc {
+    Exc::new(ExcKind::RecursionError, "maximum recursion depth exceeded")
+}
+
+/// `Vm::call_value` for Ask callables: a nested loop on a fresh task, run to completion.
+pub(crate) fn call_nested(vm: &mut Vm, f: &Value, args: &[Value], kw: &[(Rc<StrObj>, Value)]) -> VmResult<Value> {
+    if vm.nesting >= MAX_NESTING {
+        return Err(recursion_error());
+    }
+    let mut task = take_task(vm);
+    vm.nesting += 1;
+    let r = (|| {
+        match invoke(vm, &mut task, f.clone(), args.to_vec(), kw.to_vec(), 0)? {
+            Some(v) => Ok(v),
+            None => match run_loop(vm, &mut task, 0, false)? {
+                Exit::Return(v) => Ok(v),
+                Exit::Yield(_) => Err(Exc::new(ExcKind::RuntimeError, "yield outside a generator")),
+            },
+        }
+    })();
+    vm.nesting -= 1;
+    return_task(vm, task);
+    r.map_err(|e| blocking_never(e))
+}
+
+/// Suspensions never leave a nested loop (they are turned into blocking calls inside it).
+fn blocking_never(e: Exc) -> Exc {
+    e
+}
+
+pub(crate) fn builtin_exception_instance(vm: &mut Vm, kind: ExcKind, msg: &str) -> Value {
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| crate::builtins::exception_instance(vm, kind, msg)));
+    match r {
+        Ok(v) => v,
+        Err(_) => {
+            // `builtins::exception_instance` not available yet: build the instance here.
+            let class = vm.exc_class(kind);
+            let args = if msg.is_empty() && kind != ExcKind::KeyError { vec![] } else { vec![Value::str(msg)] };
+            let inst = Instance { class, attrs: Default::default() };
+            inst.attrs.borrow_mut().insert(Rc::from("args"), Value::tuple(args));
+            Value::Instance(Rc::new(inst))
+        }
+    }
+}
+
+fn main_closure(vm: &Vm, module: usize) -> Option<Value> {
+    let f = vm.module_funcs.get(module)?.clone();
+    Some(Value::Function(Rc::new(Closure { func: f, upvals: Vec::new(), defaults: Vec::new() })))
+}
+
+pub(crate) fn run_main(vm: &mut Vm) -> VmResult<Value> {
+    if let Some(e) = &vm.load_error {
+        return Err(Exc::new(ExcKind::RuntimeError, e.clone()));
+    }
+    let Some(main) = main_closure(vm, 0) else {
+        return Err(Exc::new(ExcKind::RuntimeError, "no program loaded"));
+    };
+    vm.budget = vm.limits.instruction_budget;
+    let saved_task = vm.current_task.take();
+    let r = call_nested(vm, &main, &[], &[]);
+    vm.current_task = saved_task;
+    if let Some(ns) = vm.namespaces.first() {
+        *ns.module_obj.borrow_mut() = None;
+    }
+    r
+}
+
+pub(crate) fn start_task(vm: &mut Vm, f: &Value, args: Vec<Value>) -> TaskId {
+    let id = vm.next_task;
+    vm.next_task = vm.next_task.wrapping_add(1).max(1);
+    let mut task = Task::with_stack();
+    task.entry = Some((f.clone(), args));
+    vm.tasks.insert(id, task);
+    TaskId(id)
+}
+
+pub(crate) fn run_task(vm: &mut Vm, t: TaskId, resume: Option<VmResult<Value>>) -> RunOutcome {
+    let Some(mut task) = vm.tasks.remove(&t.0) else {
+        return RunOutcome::Failed(Exc::new(ExcKind::RuntimeError, "no such task"));
+    };
+    vm.budget = vm.limits.instruction_budget;
+    let saved_task = vm.current_task.replace(t);
+    let saved_depth = vm.depth;
+    vm.depth += task.frames.len();
+    let r: VmResult<Exit> = (|| {
+        if let Some((f, args)) = task.entry.take() {
+            match invoke(vm, &mut task, f, args, Vec::new(), 0)? {
+                Some(v) => return Ok(Exit::Return(v)),
+                None => {}
+            }
+        } else if let Some(res) = resume {
+            let dest = task.pending.take();
+            match res {
+                Ok(v) => {
+                    if let Some(d) = dest {
+                        task.stack[d] = v;
+                    }
+                }
+                Err(e) => {
+                    // Raise the host call's error at the suspended instruction.
+                    if task.frames.is_empty() {
+                        return Err(e);
+                    }
+                    unwind(vm, &mut task, e, 0, false)?;
+                }
+            }
+        }
+        if task.frames.is_empty() {
+            return Ok(Exit::Return(std::mem::take(&mut task.stack[0])));
+        }
+        run_loop(vm, &mut task, 0, true)
+    })();
+    vm.current_task = saved_task;
+    let out = match r {
+        Ok(Exit::Return(v)) | Ok(Exit::Yield(v)) => RunOutcome::Done(v),
+        Err(e) => match *e.0 {
+            ExcData::Suspend(call) if !task.frames.is_empty() => {
+                vm.depth -= task.frames.len();
+                vm.tasks.insert(t.0, task);
+                vm.depth = saved_depth;
+                return RunOutcome::Suspended(call);
+            }
+            data => RunOutcome::Failed(Exc(Box::new(data))),
+        },
+    };
+    vm.depth = saved_depth;
+    // Keep the (finished) task entry so drop_task stays harmless; free its memory now.
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Calls.
+
+/// Ensure the stack extends `WINDOW` slots above `base`.
+#[inline(always)]
+fn reserve(task: &mut Task, base: usize) {
+    if task.stack.len() < base + WINDOW {
+        grow(task, base);
+    }
+}
+
+#[cold]
+fn grow(task: &mut Task, base: usize) {
+    let n = (base + WINDOW).max(task.stack.len() * 2);
+    task.stack.resize(n, Value::None);
+}
+
+/// Base for a new frame on `task`.
+#[inline(always)]
+fn next_base(task: &Task) -> usize {
+    match task.frames.last() {
+        Some(f) => f.base + f.closure.func.proto.nregs as usize,
+        None => 1,
+    }
+}
+
+/// Call `f` with owned arguments. A pushed frame (`Ok(None)`) will write its result to
+/// `task.stack[ret]`; an immediate result is returned as `Ok(Some(v))`.
+fn invoke(
+    vm: &mut Vm,
+    task: &mut Task,
+    f: Value,
+    mut args: Vec<Value>,
+    kw: Vec<(Rc<StrObj>, Value)>,
+    ret: usize,
+) -> VmResult<Option<Value>> {
+    match f {
+        Value::Function(c) => {
+            if c.func.proto.is_generator {
+                return make_generator(vm, &c, args, kw).map(Some);
+            }
+            push_frame(vm, task, c, args, kw, ret, false)?;
+            Ok(None)
+        }
+        Value::Native(n) => {
+            if let Some(inner) = crate::code::staticmethod_func(&Value::Native(n.clone())) {
+                return invoke(vm, task, inner.clone(), args, kw, ret);
+            }
+            let r = match &n.bound {
+                None => (n.func)(vm, &args, &kw),
+                Some(recv) => {
+                    args.insert(0, recv.clone());
+                    (n.func)(vm, &args, &kw)
+                }
+            };
+            r.map(Some)
+        }
+        Value::BoundMethod(bm) => {
+            args.insert(0, bm.receiver.clone());
+            invoke(vm, task, bm.func.clone(), args, kw, ret)
+        }
+        Value::Class(cls) => instantiate(vm, task, cls, args, kw, ret),
+        other => {
+            if let Value::Instance(inst) = &other {
+                if let Some(call) = inst.class.lookup("__call__") {
+                    args.insert(0, other.clone());
+                    return invoke(vm, task, call, args, kw, ret);
+                }
+            }
+            Err(Exc::type_error(format!("'{}' object is not callable", ops::type_name(&other))))
+        }
+    }
+}
+
+fn push_frame(
+    vm: &mut Vm,
+    task: &mut Task,
+    c: Rc<Closure>,
+    args: Vec<Value>,
+    kw: Vec<(Rc<StrObj>, Value)>,
+    ret: usize,
+    is_init: bool,
+) -> VmResult<()> {
+    if vm.depth >= vm.limits.max_depth {
+        return Err(recursion_error());
+    }
+    let base = next_base(task);
+    reserve(task, base);
+    let nregs = c.func.proto.nregs as usize;
+    bind_args(&c, args, kw, &mut task.stack[base..base + nregs])?;
+    task.frames.push(Frame { closure: c, pc: 0, base, ret, is_init });
+    vm.depth += 1;
+    Ok(())
+}
+
+fn func_label(c: &Closure) -> String {
+    let q = c.qualname();
+    if q.is_empty() { c.name().to_string() } else { q.to_string() }
+}
+
+fn name_list(names: &[&str]) -> String {
+    let q: Vec<String> = names.iter().map(|n| format!("'{n}'")).collect();
+    match q.len() {
+        0 => String::new(),
+        1 => q[0].clone(),
+        2 => format!("{} and {}", q[0], q[1]),
+        _ => format!("{}, and {}", q[..q.len() - 1].join(", "), q[q.len() - 1]),
+    }
+}
+
+/// Bind call arguments to parameter registers (`dst` = the callee's registers, all `None`).
+fn bind_args(c: &Closure, args: Vec<Value>, kw: Vec<(Rc<StrObj>, Value)>, dst: &mut [Value]) -> VmResult<()> {
+    let p = &c.func.proto.params;
+    let npos = args.len();
+    // Fast path: exact positional call of a plain function.
+    if kw.is_empty() && npos == p.nargs && !p.vararg && p.nkwonly == 0 && !p.kwarg {
+        for (d, a) in dst.iter_mut().zip(args) {
+            *d = a;
+        }
+        return Ok(());
+    }
+    if npos > p.nargs && !p.vararg {
+        let given = npos;
+        let label = func_label(c);
+        let takes = if p.ndefaults > 0 {
+            format!("from {} to {} positional arguments", p.nargs - p.ndefaults, p.nargs)
+        } else if p.nargs == 1 {
+            "1 positional argument".to_string()
+        } else {
+            format!("{} positional arguments", p.nargs)
+        };
+        let was = if given == 1 { "was" } else { "were" };
+        return Err(Exc::type_error(format!("{label}() takes {takes} but {given} {was} given")));
+    }
+    let nparams = p.nparams();
+    let mut filled = vec![false; nparams];
+    let mut args = args.into_iter();
+    for i in 0..npos.min(p.nargs) {
+        dst[i] = args.next().unwrap_or_default();
+        filled[i] = true;
+    }
+    if let Some(r) = p.vararg_reg() {
+        dst[r] = Value::tuple(args.collect());
+        filled[r] = true;
+    }
+    let kwreg = p.kwarg_reg();
+    let mut kwdict = crate::value::Dict::default();
+    let kwstart = p.kwonly_start();
+    for (k, v) in kw {
+        let name = k.as_str();
+        let idx = p.names[..p.nargs]
+            .iter()
+            .position(|n| n == name)
+            .or_else(|| p.names[kwstart..kwstart + p.nkwonly].iter().position(|n| n == name).map(|i| i + kwstart));
+        match idx {
+            Some(i) => {
+                if filled[i] {
+                    return Err(Exc::type_error(format!("{}() got multiple values for argument '{}'", func_label(c), name)));
+                }
+                dst[i] = v;
+                filled[i] = true;
+            }
+            None if kwreg.is_some() => {
+                kwdict.insert(crate::value::HKey(Value::Str(k)), v);
+            }
+            None => {
+                return Err(Exc::type_error(format!("{}() got an unexpected keyword argument '{}'", func_label(c), name)));
+            }
+        }
+    }
+    if let Some(r) = kwreg {
+        dst[r] = Value::dict(kwdict);
+    }
+    // Defaults.
+    let first_default = p.nargs - p.ndefaults;
+    let mut missing: Vec<&str> = Vec::new();
+    for i in 0..p.nargs {
+        if !filled[i] {
+            if i >= first_default {
+                dst[i] = c.defaults.get(i - first_default).cloned().unwrap_or_default();
+            } else {
+                missing.push(&p.names[i]);
+            }
+        }
+    }
+    if !missing.is_empty() {
+        let s = if missing.len() == 1 { "" } else { "s" };
+        return Err(Exc::type_error(format!(
+            "{}() missing {} required positional argument{s}: {}",
+            func_label(c),
+            missing.len(),
+            name_list(&missing)
+        )));
+    }
+    let mut di = p.ndefaults;
+    for j in 0..p.nkwonly {
+        let i = kwstart + j;
+        let has_default = p.kwonly_defaults.get(j).copied().unwrap_or(false);
+        if !filled[i] {
+            if has_default {
+                dst[i] = c.defaults.get(di).cloned().unwrap_or_default();
+            } else {
+                missing.push(&p.names[i]);
+            }
+        }
+        if has_default {
+            di += 1;
+        }
+    }
+    if !missing.is_empty() {
+        let s = if missing.len() == 1 { "" } else { "s" };
+        return Err(Exc::type_error(format!(
+            "{}() missing {} required keyword-only argument{s}: {}",
+            func_label(c),
+            missing.len(),
+            name_list(&missing)
+        )));
+    }
+    Ok(())
+}
+
+fn is_exception_class(cls: &Rc<Class>) -> bool {
+    let mut cur = Some(cls.clone());
+    while let Some(c) = cur {
+        if matches!(c.builtin, Some(BuiltinType::Exc(_))) {
+            return true;
+        }
+        cur = c.base.clone();
+    }
+    false
+}
+
+fn instantiate(
+    vm: &mut Vm,
+    task: &mut Task,
+    cls: Rc<Class>,
+    mut args: Vec<Value>,
+    kw: Vec<(Rc<StrObj>, Value)>,
+    ret: usize,
+) -> VmResult<Option<Value>> {
+    if let Some(b) = cls.builtin {
+        if let BuiltinType::Exc(_) = b {
+            if !kw.is_empty() {
+                return Err(Exc::type_error(format!("{}() takes no keyword arguments", cls.name.as_str())));
+            }
+            let inst = Instance { class: cls.clone(), attrs: Default::default() };
+            inst.attrs.borrow_mut().insert(Rc::from("args"), Value::tuple(args));
+            return Ok(Some(Value::Instance(Rc::new(inst))));
+        }
+        if let Some(ctor) = cls.attrs.borrow().get("__new__").cloned() {
+            return invoke(vm, task, ctor, args, kw, ret);
+        }
+        return crate::builtins::construct_builtin(vm, b, &args, &kw).map(Some);
+    }
+    let inst = Value::Instance(Rc::new(Instance { class: cls.clone(), attrs: Default::default() }));
+    let is_exc = is_exception_class(&cls);
+    if is_exc {
+        if let Value::Instance(i) = &inst {
+            i.attrs.borrow_mut().insert(Rc::from("args"), Value::tuple(args.clone()));
+        }
+    }
+    match cls.lookup("__init__") {
+        Some(Value::Function(init)) => {
+            args.insert(0, inst.clone());
+            task.stack[ret] = inst;
+            push_frame(vm, task, init, args, kw, ret, true)?;
+            Ok(None)
+        }
+        Some(other) => {
+            args.insert(0, inst.clone());
+            let r = call_value_any(vm, &other, &args, &kw)?;
+            if !r.is_none() {
+                return Err(Exc::type_error(format!("__init__() should return None, not '{}'", ops::type_name(&r))));
+            }
+            Ok(Some(inst))
+        }
+        None => {
+            if !is_exc && (!args.is_empty() || !kw.is_empty()) {
+                return Err(Exc::type_error(format!("{}() takes no arguments", cls.name.as_str())));
+            }
+            Ok(Some(inst))
+        }
+    }
+}
+
+fn call_value_any(vm: &mut Vm, f: &Value, args: &[Value], kw: &[(Rc<StrObj>, Value)]) -> VmResult<Value> {
+    vm.call_value(f, args, kw)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Generators.
+
+struct Generator {
+    task: Task,
+    done: bool,
+}
+
+fn make_generator(vm: &mut Vm, c: &Rc<Closure>, args: Vec<Value>, kw: Vec<(Rc<StrObj>, Value)>) -> VmResult<Value> {
+    let _ = vm;
+    let mut task = Task { stack: vec![Value::None; WINDOW + 64], ..Default::default() };
+    let base = 1;
+    let nregs = c.func.proto.nregs as usize;
+    bind_args(c, args, kw, &mut task.stack[base..base + nregs])?;
+    task.frames.push(Frame { closure: c.clone(), pc: 0, base, ret: 0, is_init: false });
+    let g = Generator { task, done: false };
+    Ok(Value::Iter(Rc::new(RefCell::new(IterObj::Native(Box::new(g))))))
+}
+
+impl NativeIter for Generator {
+    fn next(&mut self, vm: &mut Vm) -> VmResult<Option<Value>> {
+        if self.done {
+            return Ok(None);
+        }
+        if vm.nesting >= MAX_NESTING || vm.depth + self.task.frames.len() >= vm.limits.max_depth {
+            return Err(recursion_error());
+        }
+        vm.nesting += 1;
+        vm.depth += self.task.frames.len();
+        let r = run_loop(vm, &mut self.task, 0, false);
+        vm.nesting -= 1;
+        match r {
+            Ok(Exit::Yield(v)) => {
+                vm.depth -= self.task.frames.len();
+                Ok(Some(v))
+            }
+            Ok(Exit::Return(_)) => {
+                self.done = true;
+                Ok(None)
+            }
+            Err(e) => {
+                self.done = true;
+                Err(e)
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Exceptions.
+
+fn trace_entry(f: &Frame, pc: usize) -> TraceEntry {
+    let func = &f.closure.func;
+    let loc = func.proto.loc(pc.saturating_sub(1));
+    TraceEntry { file: func.file_name(loc.file), line: loc.line, col: loc.col, function: func.name_rc() }
+}
+
+impl Func {
+    fn name_rc(&self) -> Rc<str> {
+        Rc::from(self.proto.name.as_str())
+    }
+}
+
+/// Pop the top frame, clearing its registers.
+#[inline]
+fn pop_frame(vm: &mut Vm, task: &mut Task) -> Frame {
+    let f = task.frames.pop().expect("frame");
+    let nregs = f.closure.func.proto.nregs as usize;
+    for v in &mut task.stack[f.base..f.base + nregs] {
+        set_reg(v, Value::None);
+    }
+    let idx = task.frames.len();
+    while task.handlers.last().is_some_and(|h| h.frame >= idx) {
+        task.handlers.pop();
+    }
+    while task.caught.last().is_some_and(|c| c.0 >= idx) {
+        task.caught.pop();
+    }
+    vm.depth -= 1;
+    f
+}
+
+/// Unwind `task` to the innermost handler that takes `e`. `Ok(())`: a handler was found and
+/// the top frame's pc points at it. `Err(e)`: the exception left frame `stop`.
+/// `reraise`: the top frame already has a traceback entry for this exception.
+fn unwind(vm: &mut Vm, task: &mut Task, mut e: Exc, stop: usize, mut reraise: bool) -> Result<(), Exc> {
+    let is_exc = e.is_exception();
+    let is_respond = matches!(*e.0, ExcData::Respond(_));
+    loop {
+        let top = task.frames.len() - 1;
+        if !reraise {
+            if let Some(tb) = e.traceback_mut() {
+                let f = &task.frames[top];
+                tb.push(trace_entry(f, f.pc));
+            }
+        }
+        reraise = false;
+        while let Some(h) = task.handlers.last() {
+            if h.frame != top {
+                break;
+            }
+            let h = task.handlers.pop().expect("handler");
+            if is_exc || (is_respond && h.finally) {
+                task.caught.truncate(h.caught_depth);
+                task.caught.push((top, e));
+                task.frames[top].pc = h.target;
+                return Ok(());
+            }
+        }
+        pop_frame(vm, task);
+        if task.frames.len() <= stop {
+            return Err(e);
+        }
+    }
+}
+
+/// Does exception `e` match `cls` (a class or a tuple of classes)?
+fn exc_matches(e: &Exc, cls: &Value) -> VmResult<bool> {
+    match cls {
+        Value::Tuple(t) => {
+            for c in t.iter() {
+                if exc_matches(e, c)? {
+                    return Ok(true);
+                }
+            }
+            Ok(false)
+        }
+        Value::Class(c) => {
+            if !is_exception_class(c) {
+                return Err(Exc::type_error("catching classes that do not inherit from BaseException is not allowed"));
+            }
+            Ok(match &*e.0 {
+                ExcData::Builtin { kind, .. } => {
+                    let Some(BuiltinType::Exc(target)) = c.builtin else { return Ok(false) };
+                    let mut k = Some(*kind);
+                    let mut found = false;
+                    while let Some(kk) = k {
+                        if kk == target {
+                            found = true;
+                            break;
+                        }
+                        k = kk.parent();
+                    }
+                    found
+                }
+                ExcData::Raised { value: Value::Instance(i), .. } => {
+                    if i.class.is_subclass_of(c) {
+                        true
+                    } else {
+                        // Classes may come from a replaced built-in table: compare builtin kinds.
+                        match c.builtin {
+                            Some(BuiltinType::Exc(target)) => {
+                                let mut cur = Some(i.class.clone());
+                                let mut found = false;
+                                while let Some(cc) = cur {
+                                    if cc.builtin == Some(BuiltinType::Exc(target)) {
+                                        found = true;
+                                        break;
+                                    }
+                                    cur = cc.base.clone();
+                                }
+                                found
+                            }
+                            _ => false,
+                        }
+                    }
+                }
+                _ => false,
+            })
+        }
+        _ => Err(Exc::type_error("catching classes that do not inherit from BaseException is not allowed")),
+    }
+}
+
+/// `raise v`.
+fn make_raise(vm: &mut Vm, v: Value) -> Exc {
+    match &v {
+        Value::Class(c) if is_exception_class(c) => match vm.call_value(&v, &[], &[]) {
+            Ok(inst) => Exc(Box::new(ExcData::Raised { value: inst, traceback: Vec::new() })),
+            Err(e) => e,
+        },
+        Value::Instance(i) if is_exception_class(&i.class) => {
+            Exc(Box::new(ExcData::Raised { value: v, traceback: Vec::new() }))
+        }
+        _ => Exc::type_error("exceptions must derive from BaseException"),
+    }
+}
+
+pub(crate) fn format_traceback(vm: &mut Vm, exc: &Exc) -> String {
+    let (tb, head) = match &*exc.0 {
+        ExcData::Builtin { kind, msg, traceback } => {
+            let head = if msg.is_empty() { kind.name().to_string() } else { format!("{}: {}", kind.name(), msg) };
+            (traceback.clone(), head)
+        }
+        ExcData::Raised { value, traceback } => {
+            let name = match value {
+                Value::Instance(i) => i.class.name.as_str().to_string(),
+                other => ops::type_name(other),
+            };
+            let msg = exc_message(vm, value);
+            let head = if msg.is_empty() { name } else { format!("{name}: {msg}") };
+            (traceback.clone(), head)
+        }
+        ExcData::Respond(_) => return "respond() outside a route handler".to_string(),
+        ExcData::Suspend(c) => return format!("host call {c:?} could not be performed"),
+        ExcData::Limit(LimitKind::Instructions) => return "LimitError: instruction budget exhausted".to_string(),
+        ExcData::Limit(LimitKind::Memory) => return "MemoryError: size limit exceeded".to_string(),
+    };
+    let mut out = String::from("Traceback (most recent call last):\n");
+    // Like CPython, collapse runs of identical entries (deep recursion) after three.
+    let mut last: Option<&TraceEntry> = None;
+    let mut repeats = 0usize;
+    let flush = |out: &mut String, repeats: usize| {
+        if repeats > 3 {
+            let n = repeats - 3;
+            out.push_str(&format!("  [Previous line repeated {n} more time{}]\n", if n == 1 { "" } else { "s" }));
+        }
+    };
+    for e in tb.iter().rev() {
+        if last.is_some_and(|l| l.file == e.file && l.line == e.line && l.function == e.function) {
+            repeats += 1;
+            if repeats > 3 {
+                continue;
+            }
+        } else {
+            flush(&mut out, repeats);
+            repeats = 1;
+        }
+        last = Some(e);
+        out.push_str(&format!("  {}:{} in {}\n", e.file, e.line, e.function));
+        if let Some(line) = source_line(vm, &e.file, e.line) {
+            out.push_str("    ");
+            out.push_str(line.trim());
+            out.push('\n');
+        }
+    }
+    flush(&mut out, repeats);
+    out.push_str(&head);
+    out
+}
+
+/// `str(exc)` as CPython prints it after the type name.
+fn exc_message(vm: &mut Vm, value: &Value) -> String {
+    crate::format::to_str(vm, value).unwrap_or_default()
+}
+
+fn source_line(vm: &Vm, file: &str, line: u32) -> Option<String> {
+    let p = vm.program.as_ref()?;
+    let (_, src) = p.files.iter().find(|(n, _)| n == file)?;
+    src.lines().nth(line.checked_sub(1)? as usize).map(|s| s.to_string())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers used by the loop (slow paths).
+
+#[inline(always)]
+fn truthy(vm: &mut Vm, v: &Value) -> VmResult<bool> {
+    match v {
+        Value::Bool(b) => Ok(*b),
+        Value::Int(i) => Ok(*i != 0),
+        Value::None => Ok(false),
+        _ => truthy_slow(vm, v),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn truthy_slow(vm: &mut Vm, v: &Value) -> VmResult<bool> {
+    match v {
+        Value::Str(s) => Ok(!s.s.is_empty()),
+        Value::List(l) => Ok(!l.borrow().is_empty()),
+        Value::Float(f) => Ok(*f != 0.0),
+        _ => ops::truthy(vm, v),
+    }
+}
+
+#[inline(never)]
+fn arith_slow(vm: &mut Vm, op: ArithOp, a: &Value, b: &Value) -> VmResult<Value> {
+    ops::arith(vm, op, a, b)
+}
+
+#[inline(always)]
+fn cmp_fast(op: CmpOp, a: &Value, b: &Value) -> Option<bool> {
+    match (a, b) {
+        (Value::Int(x), Value::Int(y)) => Some(match op {
+            CmpOp::Lt => x < y,
+            CmpOp::Le => x <= y,
+            CmpOp::Gt => x > y,
+            CmpOp::Ge => x >= y,
+            CmpOp::Eq => x == y,
+            CmpOp::Ne => x != y,
+        }),
+        (Value::Float(x), Value::Float(y)) => Some(match op {
+            CmpOp::Lt => x < y,
+            CmpOp::Le => x <= y,
+            CmpOp::Gt => x > y,
+            CmpOp::Ge => x >= y,
+            CmpOp::Eq => x == y,
+            CmpOp::Ne => x != y,
+        }),
+        (Value::Str(x), Value::Str(y)) => match op {
+            CmpOp::Eq => Some(Rc::ptr_eq(x, y) || x.s == y.s),
+            CmpOp::Ne => Some(!(Rc::ptr_eq(x, y) || x.s == y.s)),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+#[inline(never)]
+fn compare_slow(vm: &mut Vm, op: CmpOp, a: &Value, b: &Value) -> VmResult<bool> {
+    ops::compare(vm, op, a, b)
+}
+
+fn cmp_of(op: Op) -> CmpOp {
+    match op {
+        Op::Lt | Op::TestLt | Op::TestLtI => CmpOp::Lt,
+        Op::Le | Op::TestLe | Op::TestLeI => CmpOp::Le,
+        Op::Gt | Op::TestGt | Op::TestGtI => CmpOp::Gt,
+        Op::Ge | Op::TestGe | Op::TestGeI => CmpOp::Ge,
+        Op::Eq | Op::TestEq | Op::TestEqI => CmpOp::Eq,
+        _ => CmpOp::Ne,
+    }
+}
+
+fn arith_of(op: Op) -> ArithOp {
+    match op {
+        Op::Add | Op::AddI => ArithOp::Add,
+        Op::Sub | Op::SubI => ArithOp::Sub,
+        Op::Mul => ArithOp::Mul,
+        Op::Div => ArithOp::Div,
+        Op::FloorDiv => ArithOp::FloorDiv,
+        Op::Mod => ArithOp::Mod,
+        Op::Pow => ArithOp::Pow,
+        Op::LShift => ArithOp::LShift,
+        Op::RShift => ArithOp::RShift,
+        Op::BitAnd => ArithOp::BitAnd,
+        Op::BitOr => ArithOp::BitOr,
+        Op::BitXor => ArithOp::BitXor,
+        _ => ArithOp::MatMul,
+    }
+}
+
+/// Int fast path of binary arithmetic (None: take the slow path).
+#[inline(always)]
+fn arith_fast(op: ArithOp, a: &Value, b: &Value) -> Option<Value> {
+    match (a, b) {
+        (Value::Int(x), Value::Int(y)) => {
+            let (x, y) = (*x, *y);
+            match op {
+                ArithOp::Add => x.checked_add(y).map(Value::Int),
+                ArithOp::Sub => x.checked_sub(y).map(Value::Int),
+                ArithOp::Mul => x.checked_mul(y).map(Value::Int),
+                ArithOp::FloorDiv if y > 0 => Some(Value::Int(x.div_euclid(y))),
+                ArithOp::Mod if y > 0 => Some(Value::Int(x.rem_euclid(y))),
+                ArithOp::BitAnd => Some(Value::Int(x & y)),
+                ArithOp::BitOr => Some(Value::Int(x | y)),
+                ArithOp::BitXor => Some(Value::Int(x ^ y)),
+                _ => None,
+            }
+        }
+        (Value::Float(x), Value::Float(y)) => match op {
+            ArithOp::Add => Some(Value::Float(x + y)),
+            ArithOp::Sub => Some(Value::Float(x - y)),
+            ArithOp::Mul => Some(Value::Float(x * y)),
+            ArithOp::Div if *y != 0.0 => Some(Value::Float(x / y)),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn lookup_builtin(vm: &Vm, name: &str) -> VmResult<Value> {
+    if let Some(t) = vm.current_task {
+        if let Some(v) = vm.task_locals.get(&t.0).and_then(|m| m.get(name)) {
+            return Ok(v.clone());
+        }
+    }
+    match vm.builtins.get(name) {
+        Some(v) => Ok(v.clone()),
+        None => Err(Exc::new(ExcKind::NameError, format!("name '{name}' is not defined"))),
+    }
+}
+
+fn const_str(v: &Value) -> &str {
+    match v {
+        Value::Str(s) => s.as_str(),
+        _ => "",
+    }
+}
+
+fn unpack_values(vm: &mut Vm, v: &Value) -> VmResult<Vec<Value>> {
+    match v {
+        Value::Tuple(t) => Ok(t.to_vec()),
+        Value::List(l) => Ok(l.borrow().clone()),
+        Value::None | Value::Bool(_) | Value::Int(_) | Value::Float(_) | Value::BigInt(_) | Value::Function(_)
+        | Value::Native(_) | Value::Class(_) => Err(Exc::type_error(format!(
+            "cannot unpack non-iterable {} object",
+            ops::type_name(v)
+        ))),
+        _ => ops::collect(vm, v),
+    }
+}
+
+fn ascii_escape(s: &str) -> String {
+    let mut out = String::new();
+    for ch in s.chars() {
+        let c = ch as u32;
+        if c < 0x80 {
+            out.push(ch);
+        } else if c < 0x100 {
+            out.push_str(&format!("\\x{c:02x}"));
+        } else if c < 0x10000 {
+            out.push_str(&format!("\\u{c:04x}"));
+        } else {
+            out.push_str(&format!("\\U{c:08x}"));
+        }
+    }
+    out
+}
+
+fn super_attr(vm: &mut Vm, cls: &Value, this: &Value, name: &str) -> VmResult<Value> {
+    let Value::Class(c) = cls else {
+        return Err(Exc::new(ExcKind::RuntimeError, "super(): __class__ cell not found"));
+    };
+    let found = c.base.as_ref().and_then(|b| b.lookup(name));
+    match found {
+        Some(Value::Function(f)) => Ok(Value::BoundMethod(Rc::new(BoundMethod { receiver: this.clone(), func: Value::Function(f) }))),
+        Some(v) => {
+            if let Some(inner) = crate::code::staticmethod_func(&v) {
+                return Ok(inner.clone());
+            }
+            if let Some(getter) = crate::code::property_getter(&v) {
+                let g = getter.clone();
+                return vm.call_value(&g, std::slice::from_ref(this), &[]);
+            }
+            if let Value::Native(n) = &v {
+                if n.bound.is_none() {
+                    return Ok(Value::Native(Rc::new(NativeFunc { name: n.name, func: n.func, bound: Some(this.clone()), data: n.data.clone() })));
+                }
+            }
+            Ok(v)
+        }
+        None if name == "__init__" => {
+            // object.__init__ / BaseException.__init__: set `args` on exceptions.
+            fn base_init(_vm: &mut Vm, args: &[Value], _kw: &[(Rc<StrObj>, Value)]) -> VmResult<Value> {
+                if let Some(Value::Instance(i)) = args.first() {
+                    if is_exception_class(&i.class) {
+                        i.attrs.borrow_mut().insert(Rc::from("args"), Value::tuple(args[1..].to_vec()));
+                    }
+                }
+                Ok(Value::None)
+            }
+            Ok(Value::Native(Rc::new(NativeFunc { name: "__init__", func: base_init, bound: Some(this.clone()), data: None })))
+        }
+        None => Err(Exc::attribute_error(format!("'super' object has no attribute '{name}'"))),
+    }
+}
+
+/// `getattr` with an instance fast path (no bound-method allocation for plain attributes).
+#[inline]
+fn get_attr(vm: &mut Vm, obj: &Value, name: &str) -> VmResult<Value> {
+    if let Value::Instance(i) = obj {
+        if let Some(v) = i.attrs.borrow().get(name) {
+            return Ok(v.clone());
+        }
+    }
+    ops::get_attr(vm, obj, name)
+}
+
+/// Look up a method for `CallMethod` on an instance: `(callable, pass_self)`.
+fn instance_method(vm: &mut Vm, obj: &Value, i: &Rc<Instance>, name: &str) -> VmResult<(Value, bool)> {
+    if let Some(v) = i.attrs.borrow().get(name) {
+        return Ok((v.clone(), false));
+    }
+    match i.class.lookup(name) {
+        Some(Value::Function(f)) => Ok((Value::Function(f), true)),
+        Some(v) => {
+            if let Some(inner) = crate::code::staticmethod_func(&v) {
+                return Ok((inner.clone(), false));
+            }
+            Ok((ops::get_attr(vm, obj, name)?, false))
+        }
+        None => Ok((ops::get_attr(vm, obj, name)?, false)),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The loop.
+
+/// Clone with the immediates inlined (the derived `clone` is an out-of-line call).
+#[inline(always)]
+fn fast_clone(v: &Value) -> Value {
+    match v {
+        Value::None => Value::None,
+        Value::Bool(b) => Value::Bool(*b),
+        Value::Int(i) => Value::Int(*i),
+        Value::Float(f) => Value::Float(*f),
+        _ => v.clone(),
+    }
+}
+
+/// Store into a register. Overwriting an immediate (the common case in arithmetic loops) needs no
+/// destructor call, so skip the out-of-line `drop_in_place`.
+#[inline(always)]
+fn set_reg(slot: &mut Value, v: Value) {
+    match slot {
+        Value::None | Value::Bool(_) | Value::Int(_) | Value::Float(_) => unsafe {
+            // SAFETY: the old value owns no heap memory, so not dropping it leaks nothing.
+            std::ptr::write(slot, v)
+        },
+        _ => *slot = v,
+    }
+}
+
+/// Run `task` until the frame at index `stop` returns (→ `Exit::Return`), a generator yields,
+/// or an exception leaves it. `can_suspend`: a host call may park the task (top-level task
+/// loops only); otherwise host calls are performed blocking.
+#[inline(never)]
+#[allow(unused_assignments)]
+fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmResult<Exit> {
+    // Cached state of the running frame. SAFETY of the raw pointers:
+    // - `code`/`consts` point into the `Func` of the running frame's closure, which the frame
+    //   keeps alive (`Rc<Closure>` in `task.frames`) until it is popped; they are reloaded
+    //   whenever the running frame changes.
+    // - `regs` points at `task.stack[base]`; the stack is only resized by `reserve` (when a
+    //   frame is pushed), after which `regs` is reloaded. Natives never see `task`.
+    // - Every instruction index is in bounds and every constant index valid (checked by
+    //   `verify` at load time); every register operand is < 256 + 255 < WINDOW and the stack
+    //   extends WINDOW slots past `base`.
+    let mut code: *const Instr;
+    let mut consts: *const Value;
+    let mut regs: *mut Value;
+    let mut pc: usize;
+    let mut func: *const Func;
+
+    macro_rules! load_frame {
+        () => {{
+            let f = task.frames.last().expect("frame");
+            let fu: &Func = &f.closure.func;
+            func = fu as *const Func;
+            code = fu.proto.code.as_ptr();
+            consts = fu.consts.as_ptr();
+            pc = f.pc;
+            regs = unsafe { task.stack.as_mut_ptr().add(f.base) };
+        }};
+    }
+    macro_rules! r {
+        ($i:expr) => {
+            (*unsafe { &mut *regs.add($i) })
+        };
+    }
+    macro_rules! k {
+        ($i:expr) => {
+            (*unsafe { &*consts.add($i) })
+        };
+    }
+    macro_rules! save_pc {
+        () => {
+            unsafe { task.frames.last_mut().unwrap_unchecked().pc = pc };
+        };
+    }
+
+    load_frame!();
+    loop {
+        // Inner loop: runs instructions until an error needs unwinding.
+        let err: Exc = 'inner: loop {
+            macro_rules! tri {
+                ($e:expr) => {
+                    match $e {
+                        Ok(v) => v,
+                        Err(e) => break 'inner e,
+                    }
+                };
+            }
+            macro_rules! k8 {
+                ($v:expr) => {{
+                    let v = $v;
+                    if v == K_EXTRA as usize {
+                        let x = unsafe { *code.add(pc) };
+                        pc += 1;
+                        x.ax()
+                    } else {
+                        v
+                    }
+                }};
+            }
+            macro_rules! budget {
+                () => {
+                    if vm.budget == 0 {
+                        break 'inner Exc::limit(LimitKind::Instructions);
+                    }
+                    vm.budget -= 1;
+                };
+            }
+            // Take the following Jmp when `$cond` is false.
+            macro_rules! test {
+                ($cond:expr) => {{
+                    let c: bool = $cond;
+                    if c {
+                        pc += 1;
+                    } else {
+                        let j = unsafe { *code.add(pc) };
+                        let off = j.sj_off();
+                        pc = (pc as isize + 1 + off) as usize;
+                        if off < 0 {
+                            budget!();
+                        }
+                    }
+                }};
+            }
+
+            let ins = unsafe { *code.add(pc) };
+            pc += 1;
+            // SAFETY: verified opcode byte.
+            let op: Op = unsafe { std::mem::transmute::<u8, Op>(ins.op_byte()) };
+            let a = ins.a();
+            match op {
+                Op::Move => {
+                    let v = fast_clone(&r!(ins.b()));
+                    set_reg(&mut r!(a), v);
+                }
+                Op::LoadK => {
+                    set_reg(&mut r!(a), fast_clone(&k!(ins.bx())));
+                }
+                Op::LoadInt => {
+                    set_reg(&mut r!(a), Value::Int(ins.sbx()));
+                }
+                Op::LoadNone => {
+                    for i in a..=a + ins.b() {
+                        set_reg(&mut r!(i), Value::None);
+                    }
+                }
+                Op::LoadTrue => set_reg(&mut r!(a), Value::Bool(true)),
+                Op::LoadFalse => set_reg(&mut r!(a), Value::Bool(false)),
+                Op::ExtraArg | Op::Nop => {}
+                Op::GetGlobal => {
+                    let f = unsafe { &*func };
+                    let bx = ins.bx();
+                    let v = match f.ns.values.borrow().get(bx) {
+                        Some(Some(v)) => Some(fast_clone(v)),
+                        _ => None,
+                    };
+                    let v = match v {
+                        Some(v) => v,
+                        None => tri!(lookup_builtin(vm, &f.ns.names[bx])),
+                    };
+                    set_reg(&mut r!(a), v);
+                }
+                Op::SetGlobal => {
+                    let f = unsafe { &*func };
+                    let v = r!(a).clone();
+                    let old = std::mem::replace(&mut f.ns.values.borrow_mut()[ins.bx()], Some(v));
+                    drop(old);
+                }
+                Op::DelGlobal => {
+                    let f = unsafe { &*func };
+                    let old = f.ns.values.borrow_mut()[ins.bx()].take();
+                    if old.is_none() {
+                        break 'inner Exc::new(ExcKind::NameError, format!("name '{}' is not defined", f.ns.names[ins.bx()]));
+                    }
+                }
+                Op::GetBuiltin => {
+                    let name = const_str(&k!(ins.bx()));
+                    set_reg(&mut r!(a), tri!(lookup_builtin(vm, name)));
+                }
+                Op::MakeCell => {
+                    let v = std::mem::take(&mut r!(a));
+                    set_reg(&mut r!(a), Value::Cell(Rc::new(RefCell::new(v))));
+                }
+                Op::GetCell => {
+                    let v = match &r!(ins.b()) {
+                        Value::Cell(c) => c.borrow().clone(),
+                        other => other.clone(),
+                    };
+                    set_reg(&mut r!(a), v);
+                }
+                Op::SetCell => {
+                    let v = r!(ins.b()).clone();
+                    match &r!(a) {
+                        Value::Cell(c) => {
+                            let old = std::mem::replace(&mut *c.borrow_mut(), v);
+                            drop(old);
+                        }
+                        _ => set_reg(&mut r!(a), v),
+                    }
+                }
+                Op::GetUpval => {
+                    let f = unsafe { &*task.frames.last().unwrap_unchecked().closure };
+                    let v = f.upvals[ins.b()].borrow().clone();
+                    set_reg(&mut r!(a), v);
+                }
+                Op::SetUpval => {
+                    let v = r!(a).clone();
+                    let f = unsafe { &*task.frames.last().unwrap_unchecked().closure };
+                    let old = std::mem::replace(&mut *f.upvals[ins.b()].borrow_mut(), v);
+                    drop(old);
+                }
+                Op::Closure => {
+                    let (child, upvals) = {
+                        let fr = unsafe { task.frames.last().unwrap_unchecked() };
+                        let child = fr.closure.func.children[ins.bx()].clone();
+                        let mut upvals = Vec::with_capacity(child.proto.captures.len());
+                        for cap in &child.proto.captures {
+                            match cap {
+                                Capture::Local(r) => match &r!(*r as usize) {
+                                    Value::Cell(c) => upvals.push(c.clone()),
+                                    other => upvals.push(Rc::new(RefCell::new(other.clone()))),
+                                },
+                                Capture::Upval(u) => upvals.push(fr.closure.upvals[*u as usize].clone()),
+                            }
+                        }
+                        (child, upvals)
+                    };
+                    let nd = child.proto.params.ndefault_values();
+                    let mut defaults = Vec::with_capacity(nd);
+                    for i in 0..nd {
+                        defaults.push(r!(a + 1 + i).clone());
+                    }
+                    set_reg(&mut r!(a), Value::Function(Rc::new(Closure { func: child, upvals, defaults })));
+                }
+
+                Op::Add | Op::Sub | Op::Mul => {
+                    let (x, y) = (&r!(ins.b()), &r!(ins.c()));
+                    let aop = arith_of(op);
+                    let v = match arith_fast(aop, x, y) {
+                        Some(v) => v,
+                        None => tri!(arith_slow(vm, aop, x, y)),
+                    };
+                    set_reg(&mut r!(a), v);
+                }
+                Op::Div | Op::FloorDiv | Op::Mod | Op::Pow | Op::LShift | Op::RShift | Op::BitAnd | Op::BitOr
+                | Op::BitXor | Op::MatMul => {
+                    let (x, y) = (&r!(ins.b()), &r!(ins.c()));
+                    let aop = arith_of(op);
+                    let v = match arith_fast(aop, x, y) {
+                        Some(v) => v,
+                        None => tri!(arith_slow(vm, aop, x, y)),
+                    };
+                    set_reg(&mut r!(a), v);
+                }
+                Op::AddI | Op::SubI => {
+                    let imm = ins.sc();
+                    let x = &r!(ins.b());
+                    let fast = match x {
+                        Value::Int(i) => if op == Op::AddI { i.checked_add(imm) } else { i.checked_sub(imm) }.map(Value::Int),
+                        _ => None,
+                    };
+                    let v = match fast {
+                        Some(v) => v,
+                        None => tri!(arith_slow(vm, arith_of(op), x, &Value::Int(imm))),
+                    };
+                    set_reg(&mut r!(a), v);
+                }
+                Op::Aug => {
+                    let aop = Op::arith_op_from_code(ins.c() as u8).unwrap_or(ArithOp::Add);
+                    let y = &r!(ins.b());
+                    let fast = arith_fast(aop, &r!(a), y);
+                    let v = match fast {
+                        Some(v) => v,
+                        None => {
+                            let x = std::mem::take(&mut r!(a));
+                            tri!(ops::arith_inplace(vm, aop, x, y))
+                        }
+                    };
+                    set_reg(&mut r!(a), v);
+                }
+                Op::Neg => {
+                    let x = &r!(ins.b());
+                    let v = match x {
+                        Value::Int(i) if *i != i64::MIN => Value::Int(-i),
+                        Value::Float(f) => Value::Float(-f),
+                        _ => tri!(ops::neg(vm, x)),
+                    };
+                    set_reg(&mut r!(a), v);
+                }
+                Op::Pos => {
+                    let v = tri!(ops::pos(vm, &r!(ins.b())));
+                    set_reg(&mut r!(a), v);
+                }
+                Op::Invert => {
+                    let v = tri!(ops::invert(vm, &r!(ins.b())));
+                    set_reg(&mut r!(a), v);
+                }
+                Op::Not => {
+                    let t = tri!(truthy(vm, &r!(ins.b())));
+                    set_reg(&mut r!(a), Value::Bool(!t));
+                }
+
+                Op::Eq | Op::Ne | Op::Lt | Op::Le | Op::Gt | Op::Ge => {
+                    let (x, y) = (&r!(ins.b()), &r!(ins.c()));
+                    let cop = cmp_of(op);
+                    let t = match cmp_fast(cop, x, y) {
+                        Some(t) => t,
+                        None => tri!(compare_slow(vm, cop, x, y)),
+                    };
+                    set_reg(&mut r!(a), Value::Bool(t));
+                }
+                Op::Is | Op::IsNot => {
+                    let t = ops::is(&r!(ins.b()), &r!(ins.c()));
+                    set_reg(&mut r!(a), Value::Bool(t == (op == Op::Is)));
+                }
+                Op::In | Op::NotIn => {
+                    let t = tri!(ops::contains(vm, &r!(ins.c()), &r!(ins.b())));
+                    set_reg(&mut r!(a), Value::Bool(t == (op == Op::In)));
+                }
+
+                Op::Jmp => {
+                    let off = ins.sj_off();
+                    pc = (pc as isize + off) as usize;
+                    if off < 0 {
+                        budget!();
+                    }
+                }
+                Op::Test => {
+                    let t = tri!(truthy(vm, &r!(a)));
+                    test!(t);
+                }
+                Op::TestNot => {
+                    let t = tri!(truthy(vm, &r!(a)));
+                    test!(!t);
+                }
+                Op::TestNone => {
+                    let t = r!(a).is_none();
+                    test!(t);
+                }
+                Op::TestLt | Op::TestLe | Op::TestGt | Op::TestGe | Op::TestEq | Op::TestNe => {
+                    let (x, y) = (&r!(a), &r!(ins.b()));
+                    let cop = cmp_of(op);
+                    let t = match cmp_fast(cop, x, y) {
+                        Some(t) => t,
+                        None => tri!(compare_slow(vm, cop, x, y)),
+                    };
+                    test!(t);
+                }
+                Op::TestLtI | Op::TestLeI | Op::TestGtI | Op::TestGeI | Op::TestEqI | Op::TestNeI => {
+                    let x = &r!(a);
+                    let imm = ins.sb();
+                    let cop = cmp_of(op);
+                    let t = match x {
+                        Value::Int(i) => match cop {
+                            CmpOp::Lt => *i < imm,
+                            CmpOp::Le => *i <= imm,
+                            CmpOp::Gt => *i > imm,
+                            CmpOp::Ge => *i >= imm,
+                            CmpOp::Eq => *i == imm,
+                            CmpOp::Ne => *i != imm,
+                        },
+                        _ => tri!(compare_slow(vm, cop, x, &Value::Int(imm))),
+                    };
+                    test!(t);
+                }
+
+                Op::ForPrep => {
+                    let v = std::mem::take(&mut r!(a));
+                    match v {
+                        Value::Range(rg) => {
+                            set_reg(&mut r!(a), Value::Int(rg.start));
+                            set_reg(&mut r!(a + 1), Value::Int(rg.stop));
+                            set_reg(&mut r!(a + 2), Value::Int(rg.step));
+                        }
+                        Value::List(_) | Value::Tuple(_) => {
+                            set_reg(&mut r!(a), v);
+                            set_reg(&mut r!(a + 1), Value::Int(0));
+                            set_reg(&mut r!(a + 2), Value::None);
+                        }
+                        other => {
+                            let it = tri!(ops::iter(vm, &other));
+                            set_reg(&mut r!(a), it);
+                            set_reg(&mut r!(a + 1), Value::None);
+                            set_reg(&mut r!(a + 2), Value::None);
+                        }
+                    }
+                }
+                Op::ForNext => {
+                    budget!();
+                    let b = ins.b();
+                    match &r!(a + 2) {
+                        Value::Int(step) => {
+                            let step = *step;
+                            let (Value::Int(i), Value::Int(stop)) = (&r!(a), &r!(a + 1)) else {
+                                test!(false);
+                                continue;
+                            };
+                            let (i, stop) = (*i, *stop);
+                            let more = if step > 0 { i < stop } else { i > stop };
+                            if more {
+                                set_reg(&mut r!(a), Value::Int(i.checked_add(step).unwrap_or(stop)));
+                                set_reg(&mut r!(b), Value::Int(i));
+                            }
+                            test!(more);
+                        }
+                        _ => match &r!(a + 1) {
+                            Value::Int(idx) => {
+                                let idx = *idx as usize;
+                                let item = match &r!(a) {
+                                    Value::List(l) => l.borrow().get(idx).cloned(),
+                                    Value::Tuple(t) => t.get(idx).cloned(),
+                                    _ => None,
+                                };
+                                match item {
+                                    Some(v) => {
+                                        set_reg(&mut r!(b), v);
+                                        set_reg(&mut r!(a + 1), Value::Int(idx as i64 + 1));
+                                        test!(true);
+                                    }
+                                    None => test!(false),
+                                }
+                            }
+                            _ => {
+                                let it = r!(a).clone();
+                                match tri!(iter_next(vm, &it)) {
+                                    Some(v) => {
+                                        set_reg(&mut r!(b), v);
+                                        test!(true);
+                                    }
+                                    None => test!(false),
+                                }
+                            }
+                        },
+                    }
+                }
+                Op::GetIter => {
+                    let v = tri!(ops::iter(vm, &r!(ins.b())));
+                    set_reg(&mut r!(a), v);
+                }
+                Op::IterNext => {
+                    let it = r!(a).clone();
+                    match tri!(iter_next(vm, &it)) {
+                        Some(v) => {
+                            set_reg(&mut r!(ins.b()), v);
+                            test!(true);
+                        }
+                        None => test!(false),
+                    }
+                }
+
+                Op::Call => {
+                    let nargs = ins.b();
+                    budget!();
+                    let f = &r!(a);
+                    match f {
+                        Value::Function(c)
+                            if !c.func.proto.is_generator && {
+                                let p = &c.func.proto.params;
+                                p.nargs == nargs && !p.vararg && p.nkwonly == 0 && !p.kwarg
+                            } =>
+                        {
+                            // Fast path: push a frame and move the arguments in place.
+                            if vm.depth >= vm.limits.max_depth {
+                                break 'inner recursion_error();
+                            }
+                            let c = c.clone();
+                            let fr = unsafe { task.frames.last_mut().unwrap_unchecked() };
+                            fr.pc = pc;
+                            let cur_base = fr.base;
+                            let base = cur_base + fr.closure.func.proto.nregs as usize;
+                            reserve(task, base);
+                            let st = task.stack.as_mut_ptr();
+                            for i in 0..nargs {
+                                unsafe {
+                                    *st.add(base + i) = std::mem::take(&mut *st.add(cur_base + a + 1 + i));
+                                }
+                            }
+                            task.frames.push(Frame { closure: c, pc: 0, base, ret: cur_base + a, is_init: false });
+                            vm.depth += 1;
+                            load_frame!();
+                        }
+                        Value::Class(cls)
+                            if matches!(cls.builtin, Some(b) if !matches!(b, BuiltinType::Exc(_)))
+                                && !cls.attrs.borrow().contains_key("__new__") =>
+                        {
+                            let Some(bt) = cls.builtin else { continue };
+                            let args = unsafe { std::slice::from_raw_parts(regs.add(a + 1), nargs) };
+                            save_pc!();
+                            let r = crate::builtins::construct_builtin(vm, bt, args, &[]);
+                            for i in 0..nargs {
+                                set_reg(&mut r!(a + 1 + i), Value::None);
+                            }
+                            match r {
+                                Ok(v) => set_reg(&mut r!(a), v),
+                                Err(e) => break 'inner e,
+                            }
+                        }
+                        Value::Native(n) if n.bound.is_none() && n.name != "staticmethod" => {
+                            let func_ptr = n.func;
+                            let args = unsafe { std::slice::from_raw_parts(regs.add(a + 1), nargs) };
+                            save_pc!();
+                            let r = func_ptr(vm, args, &[]);
+                            for i in 0..nargs {
+                                set_reg(&mut r!(a + 1 + i), Value::None);
+                            }
+                            match r {
+                                Ok(v) => set_reg(&mut r!(a), v),
+                                Err(e) => break 'inner e,
+                            }
+                        }
+                        _ => {
+                            let f = std::mem::take(&mut r!(a));
+                            let mut args = Vec::with_capacity(nargs);
+                            for i in 0..nargs {
+                                args.push(std::mem::take(&mut r!(a + 1 + i)));
+                            }
+                            save_pc!();
+                            let ret = task.frames.last().map(|f| f.base + a).unwrap_or(0);
+                            match tri!(invoke(vm, task, f, args, Vec::new(), ret)) {
+                                Some(v) => {
+                                    set_reg(&mut r!(a), v);
+                                }
+                                None => {
+                                    load_frame!();
+                                }
+                            }
+                        }
+                    }
+                }
+                Op::CallKw => {
+                    let nargs = ins.b();
+                    let kc = k8!(ins.c());
+                    budget!();
+                    let names = match &k!(kc) {
+                        Value::Tuple(t) => t.clone(),
+                        _ => Rc::new(Vec::new()),
+                    };
+                    let f = std::mem::take(&mut r!(a));
+                    let mut args = Vec::with_capacity(nargs);
+                    for i in 0..nargs {
+                        args.push(std::mem::take(&mut r!(a + 1 + i)));
+                    }
+                    let mut kw = Vec::with_capacity(names.len());
+                    for (j, n) in names.iter().enumerate() {
+                        let Value::Str(s) = n else { continue };
+                        kw.push((s.clone(), std::mem::take(&mut r!(a + 1 + nargs + j))));
+                    }
+                    save_pc!();
+                    let ret = task.frames.last().map(|f| f.base + a).unwrap_or(0);
+                    match tri!(invoke(vm, task, f, args, kw, ret)) {
+                        Some(v) => set_reg(&mut r!(a), v),
+                        None => load_frame!(),
+                    }
+                }
+                Op::CallEx => {
+                    budget!();
+                    let f = std::mem::take(&mut r!(a));
+                    let pos = std::mem::take(&mut r!(a + 1));
+                    let kwv = std::mem::take(&mut r!(a + 2));
+                    save_pc!();
+                    let args = match &pos {
+                        Value::Tuple(t) => t.to_vec(),
+                        Value::List(l) => l.borrow().clone(),
+                        Value::None => Vec::new(),
+                        other => tri!(ops::collect(vm, other)),
+                    };
+                    let mut kw = Vec::new();
+                    match &kwv {
+                        Value::None => {}
+                        Value::Dict(d) => {
+                            for (k, v) in d.borrow().iter() {
+                                match &k.0 {
+                                    Value::Str(s) => kw.push((s.clone(), v.clone())),
+                                    _ => break 'inner Exc::type_error("keywords must be strings"),
+                                }
+                            }
+                        }
+                        other => {
+                            break 'inner Exc::type_error(format!(
+                                "argument after ** must be a mapping, not {}",
+                                ops::type_name(other)
+                            ))
+                        }
+                    }
+                    let ret = task.frames.last().map(|f| f.base + a).unwrap_or(0);
+                    match tri!(invoke(vm, task, f, args, kw, ret)) {
+                        Some(v) => set_reg(&mut r!(a), v),
+                        None => load_frame!(),
+                    }
+                }
+                Op::CallMethod => {
+                    let nargs = ins.b();
+                    let kc = k8!(ins.c());
+                    budget!();
+                    let name = const_str(&k!(kc));
+                    // Fast path: list.append.
+                    if nargs == 1 {
+                        if let Value::List(l) = &r!(a) {
+                            if name == "append" {
+                                let v = std::mem::take(&mut r!(a + 1));
+                                l.borrow_mut().push(v);
+                                set_reg(&mut r!(a), Value::None);
+                                continue;
+                            }
+                        }
+                    }
+                    save_pc!();
+                    let obj = std::mem::take(&mut r!(a));
+                    let target = match &obj {
+                        Value::Instance(i) => Some(tri!(instance_method(vm, &obj, i, name))),
+                        Value::Module(_) | Value::Class(_) | Value::Object(_) => {
+                            Some((tri!(ops::get_attr(vm, &obj, name)), false))
+                        }
+                        _ => None,
+                    };
+                    match target {
+                        None => {
+                            let args = unsafe { std::slice::from_raw_parts(regs.add(a + 1), nargs) };
+                            let r = ops::call_method(vm, &obj, name, args, &[]);
+                            for i in 0..nargs {
+                                set_reg(&mut r!(a + 1 + i), Value::None);
+                            }
+                            match r {
+                                Ok(v) => set_reg(&mut r!(a), v),
+                                Err(e) => break 'inner e,
+                            }
+                        }
+                        Some((f, pass_self)) => {
+                            let mut args = Vec::with_capacity(nargs + 1);
+                            if pass_self {
+                                args.push(obj);
+                            }
+                            for i in 0..nargs {
+                                args.push(std::mem::take(&mut r!(a + 1 + i)));
+                            }
+                            let ret = task.frames.last().map(|f| f.base + a).unwrap_or(0);
+                            match tri!(invoke(vm, task, f, args, Vec::new(), ret)) {
+                                Some(v) => set_reg(&mut r!(a), v),
+                                None => load_frame!(),
+                            }
+                        }
+                    }
+                }
+                Op::Return | Op::ReturnNone => {
+                    let v = if op == Op::Return { std::mem::take(&mut r!(a)) } else { Value::None };
+                    let fr = pop_frame(vm, task);
+                    if fr.is_init {
+                        if !v.is_none() {
+                            // Report in the caller (like CPython).
+                            if task.frames.len() <= stop {
+                                return Err(Exc::type_error(format!(
+                                    "__init__() should return None, not '{}'",
+                                    ops::type_name(&v)
+                                )));
+                            }
+                            load_frame!();
+                            break 'inner Exc::type_error(format!("__init__() should return None, not '{}'", ops::type_name(&v)));
+                        }
+                    } else {
+                        task.stack[fr.ret] = v;
+                    }
+                    if task.frames.len() <= stop {
+                        return Ok(Exit::Return(std::mem::take(&mut task.stack[fr.ret])));
+                    }
+                    load_frame!();
+                }
+                Op::Yield => {
+                    let v = std::mem::take(&mut r!(a));
+                    save_pc!();
+                    return Ok(Exit::Yield(v));
+                }
+
+                Op::GetAttr => {
+                    let kc = k8!(ins.c());
+                    save_pc!();
+                    let v = tri!(get_attr(vm, &r!(ins.b()), const_str(&k!(kc))));
+                    set_reg(&mut r!(a), v);
+                }
+                Op::SetAttr => {
+                    let kb = k8!(ins.b());
+                    save_pc!();
+                    let name = const_str(&k!(kb));
+                    let v = r!(ins.c()).clone();
+                    let obj = &r!(a);
+                    if let Value::Instance(i) = obj {
+                        let is_prop = i.class.lookup(name).is_some_and(|p| crate::code::property_getter(&p).is_some());
+                        if !is_prop {
+                            let mut attrs = i.attrs.borrow_mut();
+                            if let Some(slot) = attrs.get_mut(name) {
+                                let old = std::mem::replace(slot, v);
+                                drop(attrs);
+                                drop(old);
+                            } else {
+                                attrs.insert(Rc::from(name), v);
+                            }
+                            continue;
+                        }
+                    }
+                    if let Value::Class(c) = obj {
+                        c.attrs.borrow_mut().insert(Rc::from(name), v);
+                        continue;
+                    }
+                    tri!(ops::set_attr(vm, obj, name, v));
+                }
+                Op::DelAttr => {
+                    let kb = k8!(ins.b());
+                    save_pc!();
+                    tri!(ops::del_attr(vm, &r!(a), const_str(&k!(kb))));
+                }
+                Op::GetItem => {
+                    let (o, key) = (&r!(ins.b()), &r!(ins.c()));
+                    let fast = match (o, key) {
+                        (Value::List(l), Value::Int(i)) => {
+                            let l = l.borrow();
+                            let n = l.len() as i64;
+                            let j = if *i < 0 { *i + n } else { *i };
+                            if j >= 0 && j < n { Some(l[j as usize].clone()) } else { None }
+                        }
+                        _ => None,
+                    };
+                    let v = match fast {
+                        Some(v) => v,
+                        None => {
+                            save_pc!();
+                            tri!(ops::get_item(vm, o, key))
+                        }
+                    };
+                    set_reg(&mut r!(a), v);
+                }
+                Op::SetItem => {
+                    let v = r!(ins.c()).clone();
+                    let (o, key) = (&r!(a), &r!(ins.b()));
+                    if let (Value::List(l), Value::Int(i)) = (o, key) {
+                        let mut l = l.borrow_mut();
+                        let n = l.len() as i64;
+                        let j = if *i < 0 { *i + n } else { *i };
+                        if j >= 0 && j < n {
+                            let old = std::mem::replace(&mut l[j as usize], v);
+                            drop(l);
+                            drop(old);
+                            continue;
+                        }
+                    }
+                    save_pc!();
+                    tri!(ops::set_item(vm, o, key, v));
+                }
+                Op::DelItem => {
+                    save_pc!();
+                    tri!(ops::del_item(vm, &r!(a), &r!(ins.b())));
+                }
+                Op::BuildSlice => {
+                    let b = ins.b();
+                    let v = ops::make_slice(r!(b).clone(), r!(b + 1).clone(), r!(b + 2).clone());
+                    set_reg(&mut r!(a), v);
+                }
+                Op::GetSuper => {
+                    let kc = k8!(ins.c());
+                    save_pc!();
+                    let b = ins.b();
+                    let v = tri!(super_attr(vm, &r!(b), &r!(b + 1), const_str(&k!(kc))));
+                    set_reg(&mut r!(a), v);
+                }
+
+                Op::BuildList | Op::BuildTuple => {
+                    let (b, c) = (ins.b(), ins.c());
+                    let mut items = Vec::with_capacity(c);
+                    for i in 0..c {
+                        items.push(std::mem::take(&mut r!(b + i)));
+                    }
+                    set_reg(&mut r!(a), if op == Op::BuildList { Value::list(items) } else { Value::tuple(items) });
+                }
+                Op::BuildSet => {
+                    let (b, c) = (ins.b(), ins.c());
+                    let mut set = crate::value::Set::default();
+                    save_pc!();
+                    for i in 0..c {
+                        let v = std::mem::take(&mut r!(b + i));
+                        set.insert(tri!(ops::hkey(vm, v)));
+                    }
+                    set_reg(&mut r!(a), Value::Set(Rc::new(RefCell::new(set))));
+                }
+                Op::BuildDict => {
+                    let (b, c) = (ins.b(), ins.c());
+                    let mut d = crate::value::Dict::default();
+                    save_pc!();
+                    for i in 0..c {
+                        let k = std::mem::take(&mut r!(b + 2 * i));
+                        let v = std::mem::take(&mut r!(b + 2 * i + 1));
+                        d.insert(tri!(ops::hkey(vm, k)), v);
+                    }
+                    set_reg(&mut r!(a), Value::dict(d));
+                }
+                Op::ListAppend => {
+                    let v = std::mem::take(&mut r!(ins.b()));
+                    if let Value::List(l) = &r!(a) {
+                        l.borrow_mut().push(v);
+                    }
+                }
+                Op::ListExtend => {
+                    save_pc!();
+                    let src = r!(ins.b()).clone();
+                    let items = match &src {
+                        Value::List(l) => l.borrow().clone(),
+                        Value::Tuple(t) => t.to_vec(),
+                        other => tri!(ops::collect(vm, other)),
+                    };
+                    if let Value::List(l) = &r!(a) {
+                        l.borrow_mut().extend(items);
+                    }
+                }
+                Op::ListToTuple => {
+                    let v = match &r!(ins.b()) {
+                        Value::List(l) => Value::tuple(l.borrow().clone()),
+                        other => other.clone(),
+                    };
+                    set_reg(&mut r!(a), v);
+                }
+                Op::SetAdd => {
+                    save_pc!();
+                    let v = std::mem::take(&mut r!(ins.b()));
+                    let k = tri!(ops::hkey(vm, v));
+                    if let Value::Set(s) = &r!(a) {
+                        s.borrow_mut().insert(k);
+                    }
+                }
+                Op::DictSet => {
+                    save_pc!();
+                    let k = r!(ins.b()).clone();
+                    let v = std::mem::take(&mut r!(ins.c()));
+                    let k = tri!(ops::hkey(vm, k));
+                    if let Value::Dict(d) = &r!(a) {
+                        d.borrow_mut().insert(k, v);
+                    }
+                }
+                Op::DictUpdate => {
+                    save_pc!();
+                    let src = r!(ins.b()).clone();
+                    let pairs: Vec<(crate::value::HKey, Value)> = match &src {
+                        Value::Dict(d) => d.borrow().iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                        other => {
+                            break 'inner Exc::type_error(format!("'{}' object is not a mapping", ops::type_name(other)))
+                        }
+                    };
+                    if let Value::Dict(d) = &r!(a) {
+                        d.borrow_mut().extend(pairs);
+                    }
+                }
+                Op::Unpack => {
+                    let (b, c) = (ins.b(), ins.c());
+                    save_pc!();
+                    let src = r!(b).clone();
+                    let exact = match &src {
+                        Value::Tuple(t) if t.len() == c => Some(t.to_vec()),
+                        _ => None,
+                    };
+                    let items = match exact {
+                        Some(v) => v,
+                        None => tri!(unpack_values(vm, &src)),
+                    };
+                    if items.len() < c {
+                        break 'inner Exc::value_error(format!(
+                            "not enough values to unpack (expected {c}, got {})",
+                            items.len()
+                        ));
+                    }
+                    if items.len() > c {
+                        break 'inner Exc::value_error(format!("too many values to unpack (expected {c})"));
+                    }
+                    for (i, v) in items.into_iter().enumerate() {
+                        set_reg(&mut r!(a + i), v);
+                    }
+                }
+                Op::UnpackStar => {
+                    let (b, c) = (ins.b(), ins.c());
+                    let (before, after) = (c & 15, c >> 4);
+                    save_pc!();
+                    let src = r!(b).clone();
+                    let mut items = tri!(unpack_values(vm, &src));
+                    if items.len() < before + after {
+                        break 'inner Exc::value_error(format!(
+                            "not enough values to unpack (expected at least {}, got {})",
+                            before + after,
+                            items.len()
+                        ));
+                    }
+                    let tail = items.split_off(items.len() - after);
+                    let mid = items.split_off(before);
+                    for (i, v) in items.into_iter().enumerate() {
+                        set_reg(&mut r!(a + i), v);
+                    }
+                    set_reg(&mut r!(a + before), Value::list(mid));
+                    for (i, v) in tail.into_iter().enumerate() {
+                        set_reg(&mut r!(a + before + 1 + i), v);
+                    }
+                }
+
+                Op::FormatValue => {
+                    let (b, c) = (ins.b(), ins.c());
+                    save_pc!();
+                    let v = &r!(b);
+                    let conv = c & 3;
+                    let s = if conv == 0 && c & 4 == 0 {
+                        match v {
+                            Value::Str(_) => v.clone(),
+                            _ => Value::str(tri!(crate::format::to_str(vm, v))),
+                        }
+                    } else {
+                        let converted = match conv {
+                            1 => Some(tri!(crate::format::to_str(vm, v))),
+                            2 => Some(tri!(crate::format::repr(vm, v))),
+                            3 => Some(ascii_escape(&tri!(crate::format::repr(vm, v)))),
+                            _ => None,
+                        };
+                        if c & 4 != 0 {
+                            let spec = match &r!(b + 1) {
+                                Value::Str(s) => s.clone(),
+                                _ => Rc::new(StrObj::new(String::new())),
+                            };
+                            match converted {
+                                Some(cs) => Value::str(tri!(crate::format::format_spec(vm, &Value::str(cs), spec.as_str()))),
+                                None => Value::str(tri!(crate::format::format_spec(vm, v, spec.as_str()))),
+                            }
+                        } else {
+                            Value::str(converted.unwrap_or_default())
+                        }
+                    };
+                    set_reg(&mut r!(a), s);
+                }
+                Op::BuildString => {
+                    let (b, c) = (ins.b(), ins.c());
+                    let mut out = String::new();
+                    for i in 0..c {
+                        match &r!(b + i) {
+                            Value::Str(s) => out.push_str(s.as_str()),
+                            other => {
+                                let o = other.clone();
+                                save_pc!();
+                                out.push_str(&tri!(crate::format::to_str(vm, &o)));
+                            }
+                        }
+                    }
+                    if vm.limits.max_size < out.len() {
+                        break 'inner Exc::limit(LimitKind::Memory);
+                    }
+                    set_reg(&mut r!(a), Value::str(out));
+                }
+
+                Op::SetupExcept | Op::SetupFinally => {
+                    let target = (pc as isize + ins.sj_off()) as usize;
+                    let frame = task.frames.len() - 1;
+                    task.handlers.push(Handler {
+                        frame,
+                        target,
+                        finally: op == Op::SetupFinally,
+                        caught_depth: task.caught.len(),
+                    });
+                }
+                Op::PopHandler => {
+                    task.handlers.pop();
+                }
+                Op::ExcMatch => {
+                    let t = match task.caught.last() {
+                        Some((_, e)) => tri!(exc_matches(e, &r!(ins.b()))),
+                        None => false,
+                    };
+                    set_reg(&mut r!(a), Value::Bool(t));
+                }
+                Op::GetExc => {
+                    let v = match task.caught.last_mut() {
+                        Some((_, e)) => vm.exception_value(e),
+                        None => Value::None,
+                    };
+                    set_reg(&mut r!(a), v);
+                }
+                Op::EndExcept => {
+                    task.caught.pop();
+                }
+                Op::Raise => {
+                    save_pc!();
+                    let v = r!(a).clone();
+                    break 'inner make_raise(vm, v);
+                }
+                Op::RaiseFrom => {
+                    save_pc!();
+                    let v = r!(a).clone();
+                    let e = make_raise(vm, v);
+                    if let (ExcData::Raised { value: Value::Instance(i), .. }, cause) = (&*e.0, r!(ins.b()).clone()) {
+                        i.attrs.borrow_mut().insert(Rc::from("__cause__"), cause);
+                    }
+                    break 'inner e;
+                }
+                Op::Reraise => {
+                    save_pc!();
+                    let cur = task.frames.len() - 1;
+                    match task.caught.pop() {
+                        Some((_, e)) => {
+                            // Keep the traceback; the current frame already has its entry.
+                            match unwind(vm, task, e, stop, true) {
+                                Ok(()) => {
+                                    load_frame!();
+                                    continue;
+                                }
+                                Err(e) => return Err(e),
+                            }
+                        }
+                        None => {
+                            let _ = cur;
+                            break 'inner Exc::new(ExcKind::RuntimeError, "No active exception to reraise");
+                        }
+                    }
+                }
+                Op::RaiseAssert => {
+                    save_pc!();
+                    let msg = if ins.b() != 0 { Some(r!(a).clone()) } else { None };
+                    let cls = Value::Class(vm.exc_class(ExcKind::AssertionError));
+                    let inst = match msg {
+                        Some(m) => tri!(vm.call_value(&cls, &[m], &[])),
+                        None => tri!(vm.call_value(&cls, &[], &[])),
+                    };
+                    break 'inner Exc(Box::new(ExcData::Raised { value: inst, traceback: Vec::new() }));
+                }
+
+                Op::NewClass => {
+                    let kb = k8!(ins.b());
+                    let name = match &k!(kb) {
+                        Value::Str(s) => s.clone(),
+                        _ => Rc::new(StrObj::new(String::new())),
+                    };
+                    let base = match &r!(ins.c()) {
+                        Value::None => None,
+                        Value::Class(c) => Some(c.clone()),
+                        other => {
+                            break 'inner Exc::type_error(format!(
+                                "class base must be a class, not '{}'",
+                                ops::type_name(other)
+                            ))
+                        }
+                    };
+                    let cls = Class { name, base, attrs: Default::default(), builtin: None };
+                    set_reg(&mut r!(a), Value::Class(Rc::new(cls)));
+                }
+                Op::Import => {
+                    save_pc!();
+                    let name = const_str(&k!(ins.bx())).to_string();
+                    let v = tri!(import_module(vm, &name));
+                    set_reg(&mut r!(a), v);
+                }
+                Op::ImportFrom => {
+                    let kc = k8!(ins.c());
+                    save_pc!();
+                    let name = const_str(&k!(kc));
+                    let m = &r!(ins.b());
+                    let v = match get_attr(vm, m, name) {
+                        Ok(v) => v,
+                        Err(_) => {
+                            let mname = match m {
+                                Value::Module(mo) => mo.name.to_string(),
+                                _ => String::from("?"),
+                            };
+                            break 'inner Exc::new(
+                                ExcKind::ImportError,
+                                format!("cannot import name '{name}' from '{mname}'"),
+                            );
+                        }
+                    };
+                    set_reg(&mut r!(a), v);
+                }
+                Op::LoadModule => {
+                    save_pc!();
+                    let v = tri!(load_module(vm, ins.bx()));
+                    set_reg(&mut r!(a), v);
+                }
+                Op::RegisterRoute => {
+                    let v = r!(a).clone();
+                    if let Some(slot) = vm.route_handlers.get_mut(ins.bx()) {
+                        *slot = Some(v);
+                    }
+                }
+            }
+        };
+        // Error path: record pc, deal with suspensions, then unwind.
+        save_pc!();
+        let err = match *err.0 {
+            ExcData::Suspend(call) => {
+                let ins = unsafe { *code.add(pc - 1) };
+                let dest = task.frames.last().map(|f| f.base + ins.a()).unwrap_or(0);
+                if can_suspend {
+                    task.pending = Some(dest);
+                    return Err(Exc(Box::new(ExcData::Suspend(call))));
+                }
+                match vm.call_host_blocking(call) {
+                    Ok(v) => {
+                        task.stack[dest] = v;
+                        load_frame!();
+                        continue;
+                    }
+                    Err(e) => e,
+                }
+            }
+            data => Exc(Box::new(data)),
+        };
+        unwind(vm, task, err, stop, false)?;
+        load_frame!();
+    }
+}
+
+/// `next()` on an iterator value; generators are stepped with the iterator cell released.
+fn iter_next(vm: &mut Vm, it: &Value) -> VmResult<Option<Value>> {
+    if let Value::Iter(cell) = it {
+        let mut b = cell.borrow_mut();
+        match &mut *b {
+            IterObj::Range { next, stop, step } => {
+                let i = *next;
+                let more = if *step > 0 { i < *stop } else { i > *stop };
+                if !more {
+                    return Ok(None);
+                }
+                *next = i.saturating_add(*step);
+                return Ok(Some(Value::Int(i)));
+            }
+            IterObj::List { list, index } => {
+                let v = list.borrow().get(*index).cloned();
+                if v.is_some() {
+                    *index += 1;
+                }
+                return Ok(v);
+            }
+            IterObj::Native(_) => {
+                // Release the borrow while the native runs (it may call back into Ask code
+                // that touches this iterator).
+                let mut taken = std::mem::replace(&mut *b, IterObj::Exhausted);
+                drop(b);
+                let r = if let IterObj::Native(n) = &mut taken { n.next(vm) } else { Ok(None) };
+                let mut b = cell.borrow_mut();
+                if matches!(*b, IterObj::Exhausted) {
+                    *b = taken;
+                }
+                return r;
+            }
+            _ => {}
+        }
+    }
+    ops::next(vm, it)
+}
+
+fn import_module(vm: &mut Vm, name: &str) -> VmResult<Value> {
+    if let Some(m) = vm.module_cache.get(name) {
+        return Ok(m.clone());
+    }
+    match crate::modules::load(vm, name) {
+        Some(Ok(v)) => {
+            vm.module_cache.insert(Rc::from(name), v.clone());
+            Ok(v)
+        }
+        Some(Err(e)) => Err(e),
+        None => Err(Exc::new(ExcKind::ImportError, format!("No module named '{name}'"))),
+    }
+}
+
+fn load_module(vm: &mut Vm, idx: usize) -> VmResult<Value> {
+    let Some(ns) = vm.namespaces.get(idx).cloned() else {
+        return Err(Exc::new(ExcKind::ImportError, "no such module"));
+    };
+    if let Some(m) = ns.module_obj.borrow().clone() {
+        return Ok(m);
+    }
+    let main = main_closure(vm, idx).ok_or_else(|| Exc::new(ExcKind::ImportError, "no such module"))?;
+    call_nested(vm, &main, &[], &[])?;
+    let mut attrs: indexmap::IndexMap<Rc<str>, Value, rustc_hash::FxBuildHasher> = Default::default();
+    for (n, v) in ns.names.iter().zip(ns.values.borrow().iter()) {
+        if let Some(v) = v {
+            attrs.insert(n.clone(), v.clone());
+        }
+    }
+    let m = Value::Module(Rc::new(crate::value::ModuleObj { name: ns.name.clone(), attrs: RefCell::new(attrs) }));
+    *ns.module_obj.borrow_mut() = Some(m.clone());
+    Ok(m)
+}
+

@@ -488,7 +488,7 @@ pub fn key_hash(v: &Value) -> u64 {
     use num_traits::ToPrimitive;
     match v {
         Value::None => 0x9e37_79b9,
-        Value::Bool(b) => *b as u64,
+        Value::Bool(b) => int_hash(*b as i64),
         Value::Int(i) => int_hash(*i),
         Value::Float(x) => {
             if x.fract() == 0.0 && x.is_finite() && x.abs() < 9.2e18 {

@@ -1576,14 +1576,3 @@ pub fn dump_expr(e: &Expr) -> String {
         ExprKind::GenExp(x, c) => format!("(genexp {}{})", dump_expr(x), dump_comps(c)),
     }
 }
-#[cfg(test)]
-mod size_tests {
-    #[test]
-    fn sizes() {
-        use super::*;
-        eprintln!("Expr {} Ex {} Stmt {} St {} Suite {} Tlc {} Dso {} Handler {} ArgX {} PI {} Piece {} DecoX {} CompX {} Token {}",
-            std::mem::size_of::<Expr>(), std::mem::size_of::<Ex>(), std::mem::size_of::<Stmt>(), std::mem::size_of::<St>(),
-            std::mem::size_of::<Suite>(), std::mem::size_of::<Tlc>(), std::mem::size_of::<Dso>(), std::mem::size_of::<Handler>(),
-            std::mem::size_of::<ArgX>(), std::mem::size_of::<PI>(), std::mem::size_of::<Piece>(), std::mem::size_of::<DecoX>(), std::mem::size_of::<CompX>(), std::mem::size_of::<Token>());
-    }
-}

@@ -32,7 +32,10 @@ const MAX_FSTRING_NESTING: u32 = 8;
 pub fn parse_module(src: &str, file: &str) -> Result<Module, Vec<Diagnostic>> {
     let (lexed, lex_errors) = Lexer::new(src, file).run();
     if !lex_errors.is_empty() {
-        return Err(sorted(lex_errors));
+        // Also report syntax errors of the statements the lexer found nothing wrong with.
+        let mut errors = parse_chunks(src, file, lexed, &lex_errors);
+        errors.extend(lex_errors);
+        return Err(sorted(errors));
     }
     // Fast path: the whole token stream in one parse. Only when that fails is the file
     // re-parsed statement by statement to report one error per top-level statement.
@@ -45,12 +48,18 @@ pub fn parse_module(src: &str, file: &str) -> Result<Module, Vec<Diagnostic>> {
             return Ok(Module { body, comments });
         }
     }
-    Err(parse_chunks(src, file))
+    let (lexed, _) = Lexer::new(src, file).run();
+    let mut errors = parse_chunks(src, file, lexed, &[]);
+    if errors.is_empty() {
+        // Cannot happen (the whole-file parse failed), but never fail without a message.
+        errors.push(Diagnostic::error(file, Span::new(0, 0), "invalid syntax"));
+    }
+    Err(sorted(errors))
 }
 
-/// The slow path: parse each top-level statement on its own and collect all errors.
-fn parse_chunks(src: &str, file: &str) -> Vec<Diagnostic> {
-    let (lexed, _) = Lexer::new(src, file).run();
+/// The slow path: parse each top-level statement on its own and collect all errors. Statements
+/// that contain a lexer error (`lex_errors`) are skipped: their tokens are not trustworthy.
+fn parse_chunks(src: &str, file: &str, lexed: Lexed, lex_errors: &[Diagnostic]) -> Vec<Diagnostic> {
     let mut cx = Ctx::new(src, file);
     let mut tokens = lexed.tokens;
     let mut chunks = lexed.chunks;
@@ -62,6 +71,10 @@ fn parse_chunks(src: &str, file: &str) -> Vec<Diagnostic> {
             continue;
         }
         let eof_pos = tokens.get(b).map(|t| t.0).unwrap_or(src.len());
+        let start = tokens[a].0;
+        if lex_errors.iter().any(|d| (d.span.lo as usize) >= start && (d.span.lo as usize) < eof_pos.max(start + 1)) {
+            continue;
+        }
         let chunk: Vec<Spanned> = tokens[a..b]
             .iter_mut()
             .map(|t| {
@@ -75,12 +88,7 @@ fn parse_chunks(src: &str, file: &str) -> Vec<Diagnostic> {
     }
     let mut errors = std::mem::take(&mut cx.errors);
     errors.extend(parse_errors);
-    if errors.is_empty() {
-        // Cannot happen (the whole-file parse failed), but never report success as an error
-        // without a message.
-        errors.push(Diagnostic::error(file, Span::new(0, 0), "invalid syntax"));
-    }
-    sorted(errors)
+    errors
 }
 
 /// Tokenize a whole file (for golden tests and debugging).

@@ -1162,6 +1162,20 @@ fn instance_method(vm: &mut Vm, obj: &Value, i: &Rc<Instance>, name: &str) -> Vm
 // ---------------------------------------------------------------------------------------------
 // The loop.
 
+/// `Vec::push` kept inline (the generic one is an out-of-line call on the hottest path).
+#[inline(always)]
+fn push_frame_inline(frames: &mut Vec<Frame>, f: Frame) {
+    if frames.len() == frames.capacity() {
+        frames.reserve(64);
+    }
+    // SAFETY: capacity > len was just ensured; the slot is initialised before `set_len`.
+    unsafe {
+        let len = frames.len();
+        std::ptr::write(frames.as_mut_ptr().add(len), f);
+        frames.set_len(len + 1);
+    }
+}
+
 /// Clone with the immediates inlined (the derived `clone` is an out-of-line call).
 #[inline(always)]
 fn fast_clone(v: &Value) -> Value {
@@ -1645,7 +1659,7 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
                                     *st.add(base + i) = std::mem::take(&mut *st.add(cur_base + a + 1 + i));
                                 }
                             }
-                            task.frames.push(Frame { closure: c, pc: 0, base, ret: cur_base + a, is_init: false });
+                            push_frame_inline(&mut task.frames, Frame { closure: c, pc: 0, base, ret: cur_base + a, is_init: false });
                             vm.depth += 1;
                             load_frame!();
                         }

@@ -214,7 +214,8 @@ pub fn repr_into(vm: &mut Vm, v: &Value, out: &mut String, seen: &mut Vec<usize>
             seen.pop();
         }
         Value::Set(s) => {
-            let items: Vec<Value> = s.borrow().iter().map(|k| k.0.clone()).collect();
+            let mut items: Vec<Value> = s.borrow().iter().map(|k| k.0.clone()).collect();
+            crate::ops::set_order(&mut items);
             if items.is_empty() {
                 out.push_str("set()");
             } else {
@@ -224,7 +225,8 @@ pub fn repr_into(vm: &mut Vm, v: &Value, out: &mut String, seen: &mut Vec<usize>
         Value::FrozenSet(s) => {
             out.push_str("frozenset(");
             if !s.is_empty() {
-                let items: Vec<Value> = s.iter().map(|k| k.0.clone()).collect();
+                let mut items: Vec<Value> = s.iter().map(|k| k.0.clone()).collect();
+                crate::ops::set_order(&mut items);
                 set_items_repr(vm, &items, out, seen)?;
             }
             out.push(')');

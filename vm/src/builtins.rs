@@ -246,7 +246,11 @@ pub fn type_of(vm: &Vm, v: &Value) -> Value {
         Value::Function(_) | Value::Native(_) | Value::BoundMethod(_) => BuiltinType::Function,
         Value::Class(_) => BuiltinType::Type,
         Value::Module(_) => BuiltinType::Module,
-        Value::Iter(_) | Value::Cell(_) => BuiltinType::Iterator,
+        Value::Iter(_) => {
+            // Named after the iterator kind (`list_iterator`, `generator`...).
+            return Value::Class(new_class(&type_name(v), None, Some(BuiltinType::Iterator)));
+        }
+        Value::Cell(_) => BuiltinType::Iterator,
         Value::Object(o) => {
             // Native objects get a class named after their type, created on demand.
             return Value::Class(new_class(o.type_name(), None, Some(BuiltinType::Object)));

@@ -266,7 +266,8 @@ pub fn is_instance_of(vm: &Vm, v: &Value, cls: &Rc<Class>) -> bool {
     }
     match v {
         Value::Instance(i) => i.class.is_subclass_of(cls),
-        Value::Object(o) => cls.builtin == Some(BuiltinType::Object) || (cls.builtin.is_none() && false) || o.type_name() == cls.name.s && cls.builtin.is_some(),
+        // Native objects are instances of the native class carrying their type name.
+        Value::Object(o) => o.type_name() == cls.name.s || o.type_name().rsplit('.').next() == Some(cls.name.s.as_str()),
         _ => match type_of(vm, v) {
             Value::Class(c) => c.is_subclass_of(cls),
             _ => false,

@@ -153,6 +153,12 @@ fn push_int(out: &mut String, i: i64) {
 
 /// Append `repr(v)` to `out`. `seen` holds the identities of the containers being printed.
 pub fn repr_into(vm: &mut Vm, v: &Value, out: &mut String, seen: &mut Vec<usize>) -> VmResult<()> {
+    let _g = match v {
+        Value::List(_) | Value::Tuple(_) | Value::Dict(_) | Value::Set(_) | Value::FrozenSet(_) | Value::Instance(_) => {
+            Some(crate::ops::nest(" while getting the repr of an object")?)
+        }
+        _ => None,
+    };
     match v {
         Value::None => out.push_str("None"),
         Value::Bool(true) => out.push_str("True"),

@@ -204,6 +204,40 @@ fn as_slice(v: &Value) -> Option<&SliceObj> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Recursion guard for operations that walk nested values (`==`, `<`, `repr`, hashing): a deeply
+// nested list must raise RecursionError, not overflow the Rust stack.
+
+thread_local! {
+    static NEST: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Maximum nesting walked by one structural operation.
+const MAX_NEST: usize = 1000;
+
+pub struct NestGuard;
+
+impl Drop for NestGuard {
+    fn drop(&mut self) {
+        NEST.with(|n| n.set(n.get().saturating_sub(1)));
+    }
+}
+
+/// Enter one level of a structural walk (`what` completes CPython's message).
+#[inline]
+pub fn nest(what: &str) -> VmResult<NestGuard> {
+    let depth = NEST.with(|n| {
+        let d = n.get() + 1;
+        n.set(d);
+        d
+    });
+    let guard = NestGuard;
+    if depth > MAX_NEST {
+        return Err(Exc::new(ExcKind::RecursionError, format!("maximum recursion depth exceeded{}", what)));
+    }
+    Ok(guard)
+}
+
+// ---------------------------------------------------------------------------------------------
 // Errors.
 
 /// A `KeyError` carrying the key itself (so `str(e)` is the key's repr).
@@ -865,6 +899,7 @@ pub fn compare(vm: &mut Vm, op: CmpOp, a: &Value, b: &Value) -> VmResult<bool> {
 }
 
 fn seq_cmp(vm: &mut Vm, op: CmpOp, x: &[Value], y: &[Value]) -> VmResult<bool> {
+    let _g = nest(" in comparison")?;
     for (p, q) in x.iter().zip(y.iter()) {
         if !eq(vm, p, q)? {
             return compare(vm, op, p, q);
@@ -909,6 +944,7 @@ pub fn eq(vm: &mut Vm, a: &Value, b: &Value) -> VmResult<bool> {
             if x.borrow().len() != y.borrow().len() {
                 return Ok(false);
             }
+            let _g = nest(" in comparison")?;
             let items: Vec<(HKey, Value)> = x.borrow().iter().map(|(k, v)| (k.clone(), v.clone())).collect();
             for (k, v) in items {
                 let other = y.borrow().get(&k).cloned();
@@ -959,6 +995,7 @@ pub fn eq(vm: &mut Vm, a: &Value, b: &Value) -> VmResult<bool> {
 }
 
 fn seq_eq(vm: &mut Vm, x: &[Value], y: &[Value]) -> VmResult<bool> {
+    let _g = nest(" in comparison")?;
     if x.len() != y.len() {
         return Ok(false);
     }
@@ -2033,6 +2070,7 @@ pub fn check_hashable(v: &Value) -> VmResult<()> {
             Err(Exc::type_error(format!("unhashable type: '{}'", type_name(v))))
         }
         Value::Tuple(t) => {
+            let _g = nest(" while hashing")?;
             for x in t.iter() {
                 check_hashable(x)?;
             }

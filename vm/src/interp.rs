@@ -736,12 +736,12 @@ impl Func {
 }
 
 /// Pop the top frame, clearing its registers.
-#[inline]
+#[inline(always)]
 fn pop_frame(vm: &mut Vm, task: &mut Task) -> Frame {
     let f = task.frames.pop().expect("frame");
     let nregs = f.closure.func.proto.nregs as usize;
     for v in &mut task.stack[f.base..f.base + nregs] {
-        *v = Value::None;
+        set_reg(v, Value::None);
     }
     let idx = task.frames.len();
     while task.handlers.last().is_some_and(|h| h.frame >= idx) {
@@ -1162,6 +1162,18 @@ fn instance_method(vm: &mut Vm, obj: &Value, i: &Rc<Instance>, name: &str) -> Vm
 // ---------------------------------------------------------------------------------------------
 // The loop.
 
+/// Clone with the immediates inlined (the derived `clone` is an out-of-line call).
+#[inline(always)]
+fn fast_clone(v: &Value) -> Value {
+    match v {
+        Value::None => Value::None,
+        Value::Bool(b) => Value::Bool(*b),
+        Value::Int(i) => Value::Int(*i),
+        Value::Float(f) => Value::Float(*f),
+        _ => v.clone(),
+    }
+}
+
 /// Store into a register. Overwriting an immediate (the common case in arithmetic loops) needs no
 /// destructor call, so skip the out-of-line `drop_in_place`.
 #[inline(always)]
@@ -1279,11 +1291,11 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
             let a = ins.a();
             match op {
                 Op::Move => {
-                    let v = r!(ins.b()).clone();
+                    let v = fast_clone(&r!(ins.b()));
                     set_reg(&mut r!(a), v);
                 }
                 Op::LoadK => {
-                    set_reg(&mut r!(a), k!(ins.bx()).clone());
+                    set_reg(&mut r!(a), fast_clone(&k!(ins.bx())));
                 }
                 Op::LoadInt => {
                     set_reg(&mut r!(a), Value::Int(ins.sbx()));
@@ -1299,11 +1311,18 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
                 Op::GetGlobal => {
                     let f = unsafe { &*func };
                     let bx = ins.bx();
-                    let v = f.ns.values.borrow().get(bx).cloned().flatten();
-                    r!(a) = match v {
+                    // SAFETY: no `borrow_mut` of a namespace is ever held across other code
+                    // (SetGlobal/DelGlobal borrow for one statement), so reading is sound.
+                    let vals = unsafe { f.ns.values.try_borrow_unguarded() };
+                    let v = match vals.ok().and_then(|v| v.get(bx)) {
+                        Some(Some(v)) => Some(fast_clone(v)),
+                        _ => None,
+                    };
+                    let v = match v {
                         Some(v) => v,
                         None => tri!(lookup_builtin(vm, &f.ns.names[bx])),
                     };
+                    set_reg(&mut r!(a), v);
                 }
                 Op::SetGlobal => {
                     let f = unsafe { &*func };
@@ -1608,7 +1627,10 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
                             if vm.depth >= vm.limits.max_depth {
                                 break 'inner recursion_error();
                             }
-                            let c = c.clone();
+                            let _ = c;
+                            // Move the closure out of R[A] into the frame (no refcount traffic);
+                            // R[A] receives the result on return.
+                            let Value::Function(c) = std::mem::take(&mut r!(a)) else { continue };
                             let fr = unsafe { task.frames.last_mut().unwrap_unchecked() };
                             fr.pc = pc;
                             let cur_base = fr.base;
@@ -1623,6 +1645,22 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
                             task.frames.push(Frame { closure: c, pc: 0, base, ret: cur_base + a, is_init: false });
                             vm.depth += 1;
                             load_frame!();
+                        }
+                        Value::Class(cls)
+                            if matches!(cls.builtin, Some(b) if !matches!(b, BuiltinType::Exc(_)))
+                                && !cls.attrs.borrow().contains_key("__new__") =>
+                        {
+                            let Some(bt) = cls.builtin else { continue };
+                            let args = unsafe { std::slice::from_raw_parts(regs.add(a + 1), nargs) };
+                            save_pc!();
+                            let r = crate::builtins::construct_builtin(vm, bt, args, &[]);
+                            for i in 0..nargs {
+                                set_reg(&mut r!(a + 1 + i), Value::None);
+                            }
+                            match r {
+                                Ok(v) => set_reg(&mut r!(a), v),
+                                Err(e) => break 'inner e,
+                            }
                         }
                         Value::Native(n) if n.bound.is_none() && n.name != "staticmethod" => {
                             let func_ptr = n.func;
@@ -1786,7 +1824,7 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
                             break 'inner Exc::type_error(format!("__init__() should return None, not '{}'", ops::type_name(&v)));
                         }
                     } else {
-                        task.stack[fr.ret] = v;
+                        set_reg(&mut task.stack[fr.ret], v);
                     }
                     if task.frames.len() <= stop {
                         return Ok(Exit::Return(std::mem::take(&mut task.stack[fr.ret])));

@@ -55,7 +55,7 @@ pub fn parse_module(src: &str, file: &str) -> Result<Module, Vec<Diagnostic>> {
                 })
                 .collect();
         match grammar::ModuleParser::new().parse(&mut cx, chunk.into_iter().map(Ok::<Spanned, ()>)) {
-            Ok(stmts) => body.extend(stmts.into_iter().map(|s| s.s)),
+            Ok(stmts) => body.extend(stmts.into_iter().map(|s| *s.s)),
             Err(e) => parse_errors.push(cx.map_error(e, &tokens[a..b], eof_pos, false)),
         }
     }
@@ -150,7 +150,8 @@ pub struct Ex {
 
 /// A statement with the depth of its tree.
 pub struct St {
-    pub s: Stmt,
+    /// Boxed to keep the LR parser's symbols small (they are moved on every reduction).
+    pub s: Box<Stmt>,
     pub d: u32,
 }
 
@@ -183,7 +184,7 @@ pub enum Dso {
 }
 
 pub enum DI {
-    Pair(Ex, Ex),
+    Pair(Box<Ex>, Ex),
     Splat(Ex),
 }
 
@@ -191,14 +192,14 @@ pub enum DI {
 pub enum ArgX {
     Pos(Ex),
     Gen(Ex),
-    Kw(Ex, Ex),
+    Kw(Box<Ex>, Ex),
     Star(Ex),
     StarStar(Ex),
 }
 
 /// A parameter as parsed (order is validated afterwards).
 pub enum PI {
-    Plain(Ident, Option<Ex>),
+    Plain(Ident, Option<Box<Ex>>),
     Star(Option<Ident>, usize, usize),
     Kw(Ident),
     Slash(usize, usize),
@@ -206,7 +207,7 @@ pub enum PI {
 
 /// One `for … in … if …` clause with its depth.
 pub struct CompX {
-    pub c: Comprehension,
+    pub c: Box<Comprehension>,
     pub d: u32,
 }
 
@@ -216,7 +217,7 @@ pub struct DecoX {
 }
 
 pub struct Handler {
-    pub h: ExceptHandler,
+    pub h: Box<ExceptHandler>,
     pub d: u32,
 }
 
@@ -305,9 +306,9 @@ impl<'s> Ctx<'s> {
                 self.err(l, l + 1, format!("code too deeply nested (more than {} levels)", MAX_DEPTH));
             }
             drop(kind);
-            return St { s: Stmt { kind: StmtKind::Pass, span: sp(l, r) }, d: 1 };
+            return St { s: Box::new(Stmt { kind: StmtKind::Pass, span: sp(l, r) }), d: 1 };
         }
-        St { s: Stmt { kind, span: sp(l, r) }, d }
+        St { s: Box::new(Stmt { kind, span: sp(l, r) }), d }
     }
 
     // ----- expressions -----
@@ -452,12 +453,12 @@ impl<'s> Ctx<'s> {
     pub fn comp_for(&mut self, target: Ex, iter: Ex, ifs: Vec<Ex>) -> CompX {
         let d = target.d.max(iter.d).max(maxd(&ifs));
         let target = self.target(target.e, TargetCtx::For);
-        CompX { c: Comprehension { target, iter: iter.e, ifs: ifs.into_iter().map(|e| e.e).collect() }, d }
+        CompX { c: Box::new(Comprehension { target, iter: iter.e, ifs: ifs.into_iter().map(|e| e.e).collect() }), d }
     }
 
     pub fn comps(v: Vec<CompX>) -> (Vec<Comprehension>, u32) {
         let d = v.iter().map(|c| c.d).max().unwrap_or(0);
-        (v.into_iter().map(|c| c.c).collect(), d)
+        (v.into_iter().map(|c| *c.c).collect(), d)
     }
 
     fn no_star(&mut self, e: &Ex) {
@@ -466,8 +467,8 @@ impl<'s> Ctx<'s> {
         }
     }
 
-    pub fn paren(&mut self, t: Tlc, l: usize, r: usize) -> Ex {
-        match t {
+    pub fn paren(&mut self, t: Box<Tlc>, l: usize, r: usize) -> Ex {
+        match *t {
             Tlc::Comp(e, c, cd) => {
                 self.no_star(&e);
                 let d = e.d.max(cd) + 1;
@@ -488,8 +489,8 @@ impl<'s> Ctx<'s> {
         }
     }
 
-    pub fn list(&mut self, t: Tlc, l: usize, r: usize) -> Ex {
-        match t {
+    pub fn list(&mut self, t: Box<Tlc>, l: usize, r: usize) -> Ex {
+        match *t {
             Tlc::Comp(e, c, cd) => {
                 self.no_star(&e);
                 let d = e.d.max(cd) + 1;
@@ -502,8 +503,8 @@ impl<'s> Ctx<'s> {
         }
     }
 
-    pub fn dictset(&mut self, x: Dso, l: usize, r: usize) -> Ex {
-        match x {
+    pub fn dictset(&mut self, x: Box<Dso>, l: usize, r: usize) -> Ex {
+        match *x {
             Dso::DictComp(k, v, c, cd) => {
                 let d = k.d.max(v.d).max(cd) + 1;
                 self.mk(ExprKind::DictComp(Box::new(k.e), Box::new(v.e), c), l, r, d)
@@ -764,7 +765,7 @@ impl<'s> Ctx<'s> {
     pub fn suite(&mut self, stmts: Vec<St>) -> Suite {
         let d = stmts.iter().map(|s| s.d).max().unwrap_or(0);
         let hi = stmts.last().map(|s| s.s.span.hi as usize).unwrap_or(0);
-        Suite { body: stmts.into_iter().map(|s| s.s).collect(), d, hi }
+        Suite { body: stmts.into_iter().map(|s| *s.s).collect(), d, hi }
     }
 
     pub fn expr_stmt(&mut self, e: Ex, l: usize, r: usize) -> St {
@@ -841,17 +842,18 @@ impl<'s> Ctx<'s> {
         l: usize,
         test: Ex,
         body: Suite,
-        elifs: Vec<(usize, Ex, Suite)>,
+        elifs: Vec<Box<(usize, Ex, Suite)>>,
         orelse: Option<Suite>,
     ) -> St {
         // Build the elif chain from the end: each `elif` is an `If` in the previous `orelse`.
         let mut tail: Option<(Vec<Stmt>, u32, usize)> = orelse.map(|s| (s.body, s.d, s.hi));
-        for (el, t, s) in elifs.into_iter().rev() {
+        for b in elifs.into_iter().rev() {
+            let (el, t, s) = *b;
             let (ob, od, ohi) = tail.take().unwrap_or((Vec::new(), 0, s.hi));
             let hi = ohi.max(s.hi);
             let d = t.d.max(s.d).max(od) + 1;
             let st = self.st(StmtKind::If { test: t.e, body: s.body, orelse: ob }, el, hi, d);
-            tail = Some((vec![st.s], st.d, hi));
+            tail = Some((vec![*st.s], st.d, hi));
         }
         let (ob, od, ohi) = tail.unwrap_or((Vec::new(), 0, body.hi));
         let hi = ohi.max(body.hi);
@@ -881,7 +883,7 @@ impl<'s> Ctx<'s> {
         };
         let d = td.max(body.d);
         let hi = body.hi.max(r);
-        Handler { h: ExceptHandler { typ, name, body: body.body, span: sp(l, hi) }, d }
+        Handler { h: Box::new(ExceptHandler { typ, name, body: body.body, span: sp(l, hi) }), d }
     }
 
     pub fn try_stmt(
@@ -909,7 +911,7 @@ impl<'s> Ctx<'s> {
         let (fb, fd, fhi) = finalbody.map(|s| (s.body, s.d, s.hi)).unwrap_or((Vec::new(), 0, 0));
         let d = d.max(od).max(fd) + 1;
         let hi = hi.max(ohi).max(fhi);
-        let handlers = handlers.into_iter().map(|h| h.h).collect();
+        let handlers = handlers.into_iter().map(|h| *h.h).collect();
         self.st(StmtKind::Try { body: body.body, handlers, orelse: ob, finalbody: fb }, l, hi, d)
     }
 
@@ -950,7 +952,16 @@ impl<'s> Ctx<'s> {
         }
         let d = dd.max(bd).max(body.d) + 1;
         let lo = dlo.unwrap_or(l);
-        let c = ClassDef { name, bases: out, body: body.body, decorators, span: sp(lo, body.hi) };
+        let mut body_stmts = body.body;
+        // ASK.md §1.3: `def init`/`def _init` in a class body is the constructor `__init__`.
+        for s in body_stmts.iter_mut() {
+            if let StmtKind::FuncDef(f) = &mut s.kind {
+                if f.name.name == "init" || f.name.name == "_init" {
+                    f.name.name = "__init__".to_string();
+                }
+            }
+        }
+        let c = ClassDef { name, bases: out, body: body_stmts, decorators, span: sp(lo, body.hi) };
         self.st(StmtKind::ClassDef(Box::new(c)), lo, body.hi, d)
     }
 
@@ -1078,6 +1089,9 @@ impl<'s> Ctx<'s> {
                     return "Missing parentheses in call to 'print'. Did you mean print(...)?".to_string();
                 }
             }
+        }
+        if idx >= 3 && toks[idx - 1].1 == Token::LPar && toks[idx - 3].1 == Token::RouteAt {
+            return "a route path must be a string literal, as in @get('/path'):".to_string();
         }
         match t {
             Token::RPar | Token::RSqb | Token::RBrace => format!("unmatched '{}'", t.text()),
@@ -1437,5 +1451,16 @@ pub fn dump_expr(e: &Expr) -> String {
         ExprKind::SetComp(x, c) => format!("(setcomp {}{})", dump_expr(x), dump_comps(c)),
         ExprKind::DictComp(k, v, c) => format!("(dictcomp {} {}{})", dump_expr(k), dump_expr(v), dump_comps(c)),
         ExprKind::GenExp(x, c) => format!("(genexp {}{})", dump_expr(x), dump_comps(c)),
+    }
+}
+#[cfg(test)]
+mod size_tests {
+    #[test]
+    fn sizes() {
+        use super::*;
+        eprintln!("Expr {} Ex {} Stmt {} St {} Suite {} Tlc {} Dso {} Handler {} ArgX {} PI {} Piece {} DecoX {} CompX {} Token {}",
+            std::mem::size_of::<Expr>(), std::mem::size_of::<Ex>(), std::mem::size_of::<Stmt>(), std::mem::size_of::<St>(),
+            std::mem::size_of::<Suite>(), std::mem::size_of::<Tlc>(), std::mem::size_of::<Dso>(), std::mem::size_of::<Handler>(),
+            std::mem::size_of::<ArgX>(), std::mem::size_of::<PI>(), std::mem::size_of::<Piece>(), std::mem::size_of::<DecoX>(), std::mem::size_of::<CompX>(), std::mem::size_of::<Token>());
     }
 }

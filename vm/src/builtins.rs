@@ -401,6 +401,9 @@ pub fn construct_builtin(vm: &mut Vm, ty: BuiltinType, args: &[Value], kw: Kw) -
                 if *n < 0 {
                     return Err(Exc::value_error("negative count"));
                 }
+                if *n as u64 > vm.limits.max_size as u64 {
+                    return Err(Exc::limit(crate::error::LimitKind::Memory));
+                }
                 Value::Bytes(Rc::new(vec![0; *n as usize]))
             }
             Some(Value::Bytes(b)) => Value::Bytes(b.clone()),
@@ -1301,4 +1304,63 @@ pub fn float_floor_to_int(f: f64) -> VmResult<Value> {
 #[allow(dead_code)]
 fn big_to_i64(b: &BigInt) -> Option<i64> {
     b.to_i64()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Host, HostCall, Limits};
+
+    struct TestHost(Rc<RefCell<String>>);
+    impl Host for TestHost {
+        fn write_stdout(&mut self, text: &str) {
+            self.0.borrow_mut().push_str(text);
+        }
+        fn now(&mut self) -> f64 {
+            0.0
+        }
+        fn monotonic(&mut self) -> f64 {
+            0.0
+        }
+        fn random_bytes(&mut self, buf: &mut [u8]) {
+            buf.fill(0)
+        }
+        fn env_var(&mut self, _name: &str) -> Option<String> {
+            None
+        }
+        fn env_vars(&mut self) -> Vec<(String, String)> {
+            Vec::new()
+        }
+        fn call_blocking(&mut self, _vm: &mut Vm, _call: HostCall) -> VmResult<Value> {
+            Ok(Value::None)
+        }
+    }
+
+    fn vm() -> (Vm, Rc<RefCell<String>>) {
+        let out = Rc::new(RefCell::new(String::new()));
+        (Vm::new(Box::new(TestHost(out.clone())), Limits::default()), out)
+    }
+
+    fn call(vm: &mut Vm, name: &str, args: &[Value]) -> VmResult<Value> {
+        let f = vm.builtins.get(name).cloned().expect("builtin");
+        vm.call_value(&f, args, &[])
+    }
+
+    #[test]
+    fn install_and_call() {
+        let (mut vm, out) = vm();
+        assert_eq!(vm.exc_classes.len(), ExcKind::ALL.len());
+        call(&mut vm, "print", &[Value::Int(1), Value::str("a"), Value::Float(0.5)]).unwrap();
+        assert_eq!(out.borrow().as_str(), "1 a 0.5\n");
+        let v = call(&mut vm, "int", &[Value::str(" 42 ")]).unwrap();
+        assert!(matches!(v, Value::Int(42)));
+        let l = Value::list(vec![Value::Int(3), Value::Int(1), Value::Int(2)]);
+        let s = call(&mut vm, "sorted", &[l]).unwrap();
+        assert_eq!(crate::format::repr(&mut vm, &s).unwrap(), "[1, 2, 3]");
+        let e = call(&mut vm, "int", &[Value::str("x")]).unwrap_err();
+        assert!(crate::ops::exc_is(&vm, &e, ExcKind::ValueError));
+        let ki = exception_instance(&mut vm, ExcKind::KeyError, "k");
+        assert_eq!(crate::format::to_str(&mut vm, &ki).unwrap(), "'k'");
+        assert_eq!(crate::format::repr(&mut vm, &ki).unwrap(), "KeyError('k')");
+    }
 }

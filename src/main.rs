@@ -138,10 +138,9 @@ impl ServeOptions {
 // (`ask start`, `ask dev`, and `ask FILE` for a program with routes).
 // ================================================================================================
 fn serve(program: Program, file: &str, opts: &ServeOptions) -> u8 {
-    let _ = (program, file, opts);
     flush_stdout();
-    eprintln!("ask: serving is not implemented yet");
-    2
+    let code = ask_server::serve_program(program, std::path::Path::new(file), opts.host.clone(), opts.port, opts.dev);
+    code.clamp(0, 255) as u8
 }
 
 // ------------------------------------------------------------------------------------------------

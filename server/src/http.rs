@@ -1,0 +1,413 @@
+//! The HTTP layer: hyper 1.x HTTP/1.1 connections on tokio, the request pipeline (route → body →
+//! engine → CORS → log), framework answers (404/405/308/413/400, OPTIONS, HEAD, docs), timeouts
+//! and graceful shutdown.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{HeaderName, HeaderValue};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+
+use ask_vm::route::RouteInfo;
+
+use crate::config::Config;
+use crate::cors::Cors;
+use crate::docs::{self, Group};
+use crate::engine::{Engine, Reply, JSON};
+use crate::request::{decode_body, BodyError, RequestData};
+use crate::router::{parse_query, Match, RouteSpec, Router};
+
+/// A program ready to be served: its routes, its engine and the server settings.
+pub struct App {
+    pub engine: Arc<dyn Engine>,
+    pub router: Router,
+    pub cors: Cors,
+    pub cfg: Config,
+    /// `ask dev`: error bodies carry the exception and traceback.
+    pub dev: bool,
+    docs_all: Bytes,
+    docs_public: Bytes,
+    docs_private: Bytes,
+    openapi: Bytes,
+    pub log: Arc<Logger>,
+}
+
+impl App {
+    pub fn new(engine: Arc<dyn Engine>, routes: &[RouteInfo], cfg: Config, title: &str, dev: bool) -> App {
+        let specs: Vec<RouteSpec> = routes.iter().map(|r| RouteSpec { method: r.method.to_ascii_uppercase(), path: r.path.clone() }).collect();
+        App {
+            engine,
+            router: Router::new(&specs),
+            cors: Cors::new(cfg.cors.clone()),
+            docs_all: docs::html(title, routes, Group::All).into(),
+            docs_public: docs::html(title, routes, Group::Public).into(),
+            docs_private: docs::html(title, routes, Group::Private).into(),
+            openapi: docs::openapi(title, routes).into(),
+            log: Arc::new(Logger::new(cfg.access_log)),
+            cfg,
+            dev,
+        }
+    }
+}
+
+/// Buffered access log: one line per request, flushed by a timer (and at shutdown) so that
+/// logging costs no system call per request.
+pub struct Logger {
+    enabled: bool,
+    buf: Mutex<Vec<u8>>,
+}
+
+impl Logger {
+    pub fn new(enabled: bool) -> Logger {
+        Logger { enabled, buf: Mutex::new(Vec::with_capacity(64 * 1024)) }
+    }
+
+    pub fn request(&self, remote: &str, method: &str, path: &str, query: Option<&str>, status: u16, took: Duration) {
+        if !self.enabled {
+            return;
+        }
+        use std::io::Write;
+        let mut b = match self.buf.lock() {
+            Ok(b) => b,
+            Err(p) => p.into_inner(),
+        };
+        let _ = write!(b, "{remote} {method} {path}");
+        if let Some(q) = query {
+            b.push(b'?');
+            b.extend_from_slice(redact_query(q).as_bytes());
+        }
+        let _ = writeln!(b, " {status} {:.2}ms", took.as_secs_f64() * 1000.0);
+        if b.len() > 60 * 1024 {
+            let _ = std::io::stdout().lock().write_all(&b);
+            b.clear();
+        }
+    }
+
+    pub fn flush(&self) {
+        use std::io::Write;
+        let mut b = match self.buf.lock() {
+            Ok(b) => b,
+            Err(p) => p.into_inner(),
+        };
+        if !b.is_empty() {
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(&b);
+            let _ = out.flush();
+            b.clear();
+        }
+    }
+}
+
+/// The query string with the value of any `token` parameter replaced (tokens never reach logs).
+pub fn redact_query(q: &str) -> std::borrow::Cow<'_, str> {
+    if !q.contains("token") {
+        return q.into();
+    }
+    q.split('&')
+        .map(|p| match p.split_once('=') {
+            Some((k, _)) if k == "token" || k == "_token" || k.eq_ignore_ascii_case("access_token") => format!("{k}=[redacted]"),
+            _ => p.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+        .into()
+}
+
+type Body = Full<Bytes>;
+
+fn build(reply: Reply, extra: &[(&'static str, String)], head: bool) -> Response<Body> {
+    let len = reply.body.len();
+    let mut resp = Response::new(Full::new(if head { Bytes::new() } else { reply.body }));
+    *resp.status_mut() = hyper::StatusCode::from_u16(reply.status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    let h = resp.headers_mut();
+    for (k, v) in reply.headers {
+        // The common content types are static values: no copy per response.
+        if k == "content-type" && (v == JSON || v == crate::engine::TEXT) {
+            h.append(hyper::header::CONTENT_TYPE, HeaderValue::from_static(if v == JSON { JSON } else { crate::engine::TEXT }));
+            continue;
+        }
+        match (HeaderName::from_bytes(k.as_bytes()), HeaderValue::from_str(&v)) {
+            (Ok(name), Ok(value)) => {
+                h.append(name, value);
+            }
+            _ => eprintln!("ask: dropped an invalid response header {k:?}: {v:?}"),
+        }
+    }
+    for (k, v) in extra {
+        if v == "*" {
+            h.append(*k, HeaderValue::from_static("*"));
+            continue;
+        }
+        if let Ok(value) = HeaderValue::from_str(v) {
+            h.append(*k, value);
+        }
+    }
+    if head && len > 0 {
+        // A HEAD answer announces the length the GET body would have.
+        h.insert(hyper::header::CONTENT_LENGTH, HeaderValue::from(len));
+    }
+    resp
+}
+
+fn client_addr(app: &App, peer: SocketAddr, headers: &hyper::HeaderMap) -> String {
+    let ip = peer.ip().to_string();
+    if app.cfg.trusted_proxies.is_empty() || !app.cfg.trusted_proxies.iter().any(|p| *p == ip) {
+        return ip;
+    }
+    // Walk X-Forwarded-For from the right, skipping our own proxies.
+    let xff: Vec<String> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(',').map(|s| s.trim().to_string()))
+        .collect();
+    for addr in xff.iter().rev() {
+        if !app.cfg.trusted_proxies.iter().any(|p| p == addr) && !addr.is_empty() {
+            return addr.clone();
+        }
+    }
+    ip
+}
+
+/// Handle one request end to end.
+pub async fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+    let start = Instant::now();
+    let method = req.method().as_str().to_string();
+    let head = method == "HEAD";
+    let path = req.uri().path().to_string();
+    let query = req.uri().query().map(str::to_string);
+    let origin = req.headers().get("origin").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let remote = client_addr(&app, peer, req.headers());
+    let mut extra: Vec<(&'static str, String)> = Vec::new();
+    let mut cors_done = false;
+
+    let reply = match app.router.lookup(&method, &path) {
+        Match::Found { route, params } => match read_request(&app, req, &method, &path, query.as_deref(), &remote).await {
+            Ok(data) => {
+                let engine = app.engine.clone();
+                engine.handle(route, params, Arc::new(data)).await
+            }
+            Err(r) => r,
+        },
+        Match::MethodNotAllowed { allow } => {
+            if method == "OPTIONS" {
+                cors_done = options(&app, req.headers(), origin.as_deref(), &allow, &mut extra);
+                extra.push(("allow", allow.join(", ")));
+                Reply { status: 200, headers: vec![("content-type".into(), crate::engine::TEXT.into())], body: Bytes::new() }
+            } else {
+                extra.push(("allow", allow.join(", ")));
+                Reply::message(405, "Method Not Allowed")
+            }
+        }
+        Match::Redirect { location } => {
+            let loc = match &query {
+                Some(q) => format!("{location}?{q}"),
+                None => location,
+            };
+            extra.push(("location", loc));
+            Reply::message(308, "Permanent Redirect")
+        }
+        Match::NotFound => builtin(&app, &method, &path, req.headers(), origin.as_deref(), &mut extra, &mut cors_done),
+    };
+    if !cors_done {
+        app.cors.simple(origin.as_deref(), &mut extra);
+    }
+    let status = reply.status;
+    let resp = build(reply, &extra, head);
+    app.log.request(&remote, &method, &path, query.as_deref(), status, start.elapsed());
+    resp
+}
+
+/// Answer an OPTIONS request for a path that has no OPTIONS route: CORS preflight headers when
+/// it is one. Returns true when CORS headers were decided here.
+fn options(app: &App, headers: &hyper::HeaderMap, origin: Option<&str>, allow: &[String], extra: &mut Vec<(&'static str, String)>) -> bool {
+    let acrm = headers.get("access-control-request-method");
+    match (origin, acrm) {
+        (Some(o), Some(_)) => {
+            let req_headers = headers.get("access-control-request-headers").and_then(|v| v.to_str().ok());
+            app.cors.preflight(o, req_headers, allow, extra);
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Paths the framework answers when no user route matches: the API docs.
+fn builtin(app: &App, method: &str, path: &str, headers: &hyper::HeaderMap, origin: Option<&str>, extra: &mut Vec<(&'static str, String)>, cors_done: &mut bool) -> Reply {
+    let page = match path {
+        "/docs" | "/docs/" => Some((&app.docs_all, "text/html; charset=utf-8")),
+        "/docs/public" | "/docs/public/" => Some((&app.docs_public, "text/html; charset=utf-8")),
+        "/docs/private" | "/docs/private/" => Some((&app.docs_private, "text/html; charset=utf-8")),
+        "/openapi.json" => Some((&app.openapi, JSON)),
+        _ => None,
+    };
+    let Some((body, ct)) = page else { return Reply::message(404, "Not Found") };
+    match method {
+        "GET" | "HEAD" => Reply { status: 200, headers: vec![("content-type".into(), ct.into())], body: body.clone() },
+        "OPTIONS" => {
+            let allow = vec!["GET".to_string(), "HEAD".into(), "OPTIONS".into()];
+            *cors_done = options(app, headers, origin, &allow, extra);
+            extra.push(("allow", allow.join(", ")));
+            Reply { status: 200, headers: vec![], body: Bytes::new() }
+        }
+        _ => {
+            extra.push(("allow", "GET, HEAD, OPTIONS".into()));
+            Reply::message(405, "Method Not Allowed")
+        }
+    }
+}
+
+/// Read and decode the body (bounded by `body_limit`) into [`RequestData`].
+async fn read_request(app: &App, req: Request<Incoming>, method: &str, path: &str, query: Option<&str>, remote: &str) -> Result<RequestData, Reply> {
+    let limit = app.cfg.body_limit;
+    let too_large = || Reply::message(413, "Request Entity Too Large");
+    if let Some(len) = req.headers().get(hyper::header::CONTENT_LENGTH) {
+        match len.to_str().ok().and_then(|s| s.trim().parse::<u64>().ok()) {
+            Some(n) if n > limit as u64 => return Err(too_large()),
+            Some(_) => {}
+            None => return Err(Reply::message(400, "Bad Request")),
+        }
+    }
+    let (parts, body) = req.into_parts();
+    // A client that stops sending its body midway is cut after `idle_timeout`.
+    let collected = match tokio::time::timeout(app.cfg.idle_timeout, Limited::new(body, limit).collect()).await {
+        Ok(c) => c,
+        Err(_) => return Err(Reply::message(408, "Request Timeout")),
+    };
+    let raw = match collected {
+        Ok(c) => c.to_bytes(),
+        Err(e) => {
+            if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+                return Err(too_large());
+            }
+            return Err(Reply::message(400, "Bad Request"));
+        }
+    };
+    let host = parts.headers.get(hyper::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+    let url = match query {
+        Some(q) => format!("http://{host}{path}?{q}"),
+        None => format!("http://{host}{path}"),
+    };
+    let content_type = parts.headers.get(hyper::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let mut data = RequestData {
+        method: method.to_string(),
+        path: path.to_string(),
+        query: query.unwrap_or("").to_string(),
+        url,
+        remote_addr: remote.to_string(),
+        headers: parts.headers,
+        json: None,
+        args: query.map(parse_query).unwrap_or_default(),
+        form: Vec::new(),
+        files: Vec::new(),
+        raw,
+    };
+    match decode_body(&mut data, content_type.as_deref()) {
+        Ok(()) => Ok(data),
+        Err(BodyError::InvalidJson) => Err(Reply::message(400, "Invalid JSON body")),
+        Err(BodyError::InvalidMultipart) => Err(Reply::message(400, "Invalid multipart body")),
+    }
+}
+
+/// A running server.
+pub struct ServerHandle {
+    pub addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    pub done: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl ServerHandle {
+    /// Stop accepting, let in-flight requests finish (bounded), and wait.
+    pub async fn shutdown(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(d) = self.done.take() {
+            let _ = d.await;
+        }
+    }
+}
+
+/// How long in-flight requests get to finish after a shutdown signal.
+pub const GRACE: Duration = Duration::from_secs(10);
+
+/// Serve `app` on `listener` until `stop` fires, then drain.
+pub fn spawn(app: Arc<App>, listener: TcpListener) -> ServerHandle {
+    let addr = listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let done = tokio::spawn(serve(app, listener, async move {
+        let _ = rx.await;
+    }));
+    ServerHandle { addr, stop: Some(tx), done: Some(done) }
+}
+
+/// The accept loop.
+pub async fn serve(app: Arc<App>, listener: TcpListener, stop: impl std::future::Future<Output = ()>) {
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let flusher = {
+        let log = app.log.clone();
+        tokio::spawn(async move {
+            let mut t = tokio::time::interval(Duration::from_millis(200));
+            loop {
+                t.tick().await;
+                log.flush();
+            }
+        })
+    };
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(s) => s,
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off instead of spinning.
+                        eprintln!("ask: accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let app2 = app.clone();
+                let svc = service_fn(move |req| {
+                    let app = app2.clone();
+                    async move { Ok::<_, Infallible>(handle(app, req, peer).await) }
+                });
+                let mut builder = http1::Builder::new();
+                builder.timer(TokioTimer::new()).header_read_timeout(app.cfg.header_timeout).keep_alive(true);
+                let conn = builder.serve_connection(TokioIo::new(stream), svc);
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+            }
+            _ = &mut stop => break,
+        }
+    }
+    drop(listener);
+    tokio::select! {
+        _ = graceful.shutdown() => {}
+        _ = tokio::time::sleep(GRACE) => eprintln!("ask: grace period over, closing the remaining connections"),
+    }
+    flusher.abort();
+    app.log.flush();
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tokens_are_redacted() {
+        assert_eq!(super::redact_query("a=1&token=abc.def&b=2"), "a=1&token=[redacted]&b=2");
+        assert_eq!(super::redact_query("q=tokens"), "q=tokens");
+        assert_eq!(super::redact_query("x=1"), "x=1");
+    }
+}

@@ -1,0 +1,122 @@
+//! Ask's built-in utilities (ASK.md §5) as natives: `quick_set`, `deep`, `require_keys`,
+//! `serialize`, and the `datetime` helper name. They are installed by the server only where the
+//! VM's built-ins do not define them already (so a library version, when it lands in
+//! `vm/src/builtins.rs`, takes over; these can then be deleted).
+
+use std::rc::Rc;
+
+use ask_vm::error::{Exc, VmResult};
+use ask_vm::value::{NativeFunc, StrObj, Value};
+use ask_vm::vm::Vm;
+use ask_vm::{format, ops};
+
+type Kw<'a> = &'a [(Rc<StrObj>, Value)];
+
+/// `quick_set(target, source)`: copy the keys `target` already has from `source`; returns
+/// `target` (mutated).
+fn quick_set(vm: &mut Vm, args: &[Value], _kw: Kw) -> VmResult<Value> {
+    let [target, source] = args else {
+        return Err(Exc::type_error(format!("quick_set() takes 2 positional arguments but {} were given", args.len())));
+    };
+    if source.is_none() {
+        return Ok(target.clone());
+    }
+    let keys = ops::collect(vm, target)?;
+    for k in keys {
+        if ops::contains(vm, source, &k)? {
+            let v = ops::get_item(vm, source, &k)?;
+            ops::set_item(vm, target, &k, v)?;
+        }
+    }
+    Ok(target.clone())
+}
+
+/// `deep(list_of_dicts, {key: value})`: the first item whose fields equal the query's values,
+/// compared as text (so the string `'2'` from a path finds the int id `2`); `None` otherwise.
+fn deep(vm: &mut Vm, args: &[Value], _kw: Kw) -> VmResult<Value> {
+    let [items, query] = args else {
+        return Err(Exc::type_error(format!("deep() takes 2 positional arguments but {} were given", args.len())));
+    };
+    let keys = ops::collect(vm, query)?;
+    let mut wanted = Vec::with_capacity(keys.len());
+    for k in keys {
+        let v = ops::get_item(vm, query, &k)?;
+        wanted.push((k, format::to_str(vm, &v)?));
+    }
+    for item in ops::collect(vm, items)? {
+        let mut all = true;
+        for (k, want) in &wanted {
+            let has = match &item {
+                Value::Dict(_) | Value::Instance(_) | Value::Object(_) => ops::contains(vm, &item, k).unwrap_or(false),
+                _ => false,
+            };
+            if !has {
+                all = false;
+                break;
+            }
+            let v = ops::get_item(vm, &item, k)?;
+            if format::to_str(vm, &v)? != *want {
+                all = false;
+                break;
+            }
+        }
+        if all {
+            return Ok(item);
+        }
+    }
+    Ok(Value::None)
+}
+
+/// `require_keys(keys, d)`: True when every key is in `d` (1.5.0 always answered False).
+fn require_keys(vm: &mut Vm, args: &[Value], _kw: Kw) -> VmResult<Value> {
+    let [keys, d] = args else {
+        return Err(Exc::type_error(format!("require_keys() takes 2 positional arguments but {} were given", args.len())));
+    };
+    if d.is_none() {
+        return Ok(Value::Bool(ops::collect(vm, keys)?.is_empty()));
+    }
+    for k in ops::collect(vm, keys)? {
+        if !ops::contains(vm, d, &k)? {
+            return Ok(Value::Bool(false));
+        }
+    }
+    Ok(Value::Bool(true))
+}
+
+/// `serialize(rows)`: `[row.s() for row in rows]`.
+fn serialize(vm: &mut Vm, args: &[Value], _kw: Kw) -> VmResult<Value> {
+    let [rows] = args else {
+        return Err(Exc::type_error(format!("serialize() takes 1 positional argument but {} were given", args.len())));
+    };
+    let mut out = Vec::new();
+    for row in ops::collect(vm, rows)? {
+        out.push(ops::call_method(vm, &row, "s", &[], &[])?);
+    }
+    Ok(Value::list(out))
+}
+
+/// Install the utilities (and their `_` aliases) that the VM does not define yet.
+pub fn install(vm: &mut Vm, underscores: bool) {
+    let fns: [(&'static str, ask_vm::value::NativeFnPtr); 4] =
+        [("quick_set", quick_set), ("deep", deep), ("require_keys", require_keys), ("serialize", serialize)];
+    let mut add = |vm: &mut Vm, name: &'static str, v: Value| {
+        if !vm.builtins.contains_key(name) {
+            vm.builtins.insert(Rc::from(name), v.clone());
+        }
+        let u = format!("_{name}");
+        if underscores && !vm.builtins.contains_key(u.as_str()) {
+            vm.builtins.insert(Rc::from(u.as_str()), v);
+        }
+    };
+    for (name, f) in fns {
+        add(vm, name, Value::Native(Rc::new(NativeFunc { name, func: f, bound: None, data: None })));
+    }
+    // `datetime` is the datetime class (`datetime.now()`, as 1.5.0).
+    if !vm.builtins.contains_key("datetime") {
+        if let Some(Ok(module)) = ask_vm::modules::cached(vm, "datetime") {
+            if let Ok(cls) = ops::get_attr(vm, &module, "datetime") {
+                add(vm, "datetime", cls);
+            }
+        }
+    }
+}

@@ -736,7 +736,7 @@ impl Func {
 }
 
 /// Pop the top frame, clearing its registers.
-#[inline]
+#[inline(always)]
 fn pop_frame(vm: &mut Vm, task: &mut Task) -> Frame {
     let f = task.frames.pop().expect("frame");
     let nregs = f.closure.func.proto.nregs as usize;
@@ -1311,7 +1311,10 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
                 Op::GetGlobal => {
                     let f = unsafe { &*func };
                     let bx = ins.bx();
-                    let v = match f.ns.values.borrow().get(bx) {
+                    // SAFETY: no `borrow_mut` of a namespace is ever held across other code
+                    // (SetGlobal/DelGlobal borrow for one statement), so reading is sound.
+                    let vals = unsafe { f.ns.values.try_borrow_unguarded() };
+                    let v = match vals.ok().and_then(|v| v.get(bx)) {
                         Some(Some(v)) => Some(fast_clone(v)),
                         _ => None,
                     };
@@ -1624,7 +1627,10 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
                             if vm.depth >= vm.limits.max_depth {
                                 break 'inner recursion_error();
                             }
-                            let c = c.clone();
+                            let _ = c;
+                            // Move the closure out of R[A] into the frame (no refcount traffic);
+                            // R[A] receives the result on return.
+                            let Value::Function(c) = std::mem::take(&mut r!(a)) else { continue };
                             let fr = unsafe { task.frames.last_mut().unwrap_unchecked() };
                             fr.pc = pc;
                             let cur_base = fr.base;
@@ -1818,7 +1824,7 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
                             break 'inner Exc::type_error(format!("__init__() should return None, not '{}'", ops::type_name(&v)));
                         }
                     } else {
-                        task.stack[fr.ret] = v;
+                        set_reg(&mut task.stack[fr.ret], v);
                     }
                     if task.frames.len() <= stop {
                         return Ok(Exit::Return(std::mem::take(&mut task.stack[fr.ret])));

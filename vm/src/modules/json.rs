@@ -907,6 +907,7 @@ mod tests {
         match parse(s) {
             Err(DecodeError::Syntax { msg, pos }) => error_message(s, &msg, pos),
             Err(DecodeError::Other(_, m)) => m,
+            Err(DecodeError::Exc(e)) => format!("{e:?}"),
             Ok(v) => format!("ok {v:?}"),
         }
     }

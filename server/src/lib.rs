@@ -72,6 +72,7 @@
 
 pub mod config;
 pub mod cors;
+pub mod dev; // [dev hook] `ask dev` hot reload (owned by the dev helper)
 pub mod docs;
 pub mod dotenv;
 pub mod engine;

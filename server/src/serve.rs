@@ -139,13 +139,23 @@ pub fn run_start(file: &Path, host: Option<String>, port: Option<u16>) -> i32 {
 
 /// Serve an already compiled program (the CLI compiles first to report errors its own way).
 pub fn serve_program(program: Program, file: &Path, host: Option<String>, port: Option<u16>, dev: bool) -> i32 {
+    if dev {
+        // [dev hook] hot reload; the CLI compiled once already (warnings printed), so quiet.
+        drop(program);
+        return crate::dev::run(file, dev_options(host, port), true);
+    }
     serve_blocking(file, Some(Arc::new(program)), host, port, dev)
 }
 
 /// `ask dev`'s serving: like `start`, but error responses carry the exception and traceback.
 /// (Hot reload is the dev issue's part.)
 pub fn run_dev(file: &Path, host: Option<String>, port: Option<u16>) -> i32 {
-    serve_blocking(file, None, host, port, true)
+    crate::dev::run(file, dev_options(host, port), false) // [dev hook]
+}
+
+/// [dev hook] `--poll` is read from the process arguments (the CLI does not pass it through).
+fn dev_options(host: Option<String>, port: Option<u16>) -> crate::dev::DevOptions {
+    crate::dev::DevOptions { host, port, poll: std::env::args().any(|a| a == "--poll") }
 }
 
 /// Start a server for `file` on `127.0.0.1:0` inside the current tokio runtime (tests).

@@ -1025,6 +1025,9 @@ pub struct VmEngine {
     routes: Vec<ask_vm::route::RouteInfo>,
     /// Request built-ins the program reads (see `used_request_names`).
     used: u8,
+    /// [dev hook] `ask dev`: one lock shared by every VM of the process (VMs share values after a
+    /// hot swap), taken before `vm`; `None` in production. See `crate::dev` for the argument.
+    gil: Option<Arc<tokio::sync::Mutex<()>>>,
 }
 
 /// What one locked step produced.
@@ -1046,7 +1049,20 @@ impl VmEngine {
             dev,
             routes,
             used,
+            gil: None,
         }
+    }
+
+    /// [dev hook] Share `gil` with other engines (taken before this engine's own lock).
+    pub fn with_gil(mut self, gil: Arc<tokio::sync::Mutex<()>>) -> VmEngine {
+        self.gil = Some(gil);
+        self
+    }
+
+    /// [dev hook] Run `f` on the VM from a blocking (non-async) thread. The caller holds the
+    /// shared gil when there is one.
+    pub fn with_vm_blocking<R>(&self, f: impl FnOnce(&mut Vm) -> R) -> R {
+        f(&mut self.vm.blocking_lock().0.vm)
     }
 
     fn finish(&self, g: &mut Guarded, t: TaskId, outcome: RunOutcome) -> Step {
@@ -1291,6 +1307,7 @@ impl Engine for VmEngine {
         Box::pin(async move {
             let Ok(_permit) = self.permits.acquire().await else { return Reply::message(503, "Service Unavailable") };
             let mut step = {
+                let _gil = match &self.gil { Some(l) => Some(l.lock().await), None => None }; // [dev hook]
                 let mut g = self.vm.lock().await;
                 self.guarded(&mut g.0, None, |e, g| e.begin(g, route, params, req))
             };
@@ -1306,6 +1323,7 @@ impl Engine for VmEngine {
                         } else {
                             tokio::task::yield_now().await;
                         }
+                        let _gil = match &self.gil { Some(l) => Some(l.lock().await), None => None }; // [dev hook]
                         let mut g = self.vm.lock().await;
                         parked.task = None;
                         step = self.guarded(&mut g.0, Some(t), |e, g| e.resume_sleep(g, t));

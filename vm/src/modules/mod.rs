@@ -58,3 +58,6 @@ pub fn cached(vm: &mut Vm, name: &str) -> Option<VmResult<Value>> {
     vm.module_cache.insert(std::rc::Rc::from(name), v.clone());
     Some(Ok(v))
 }
+
+#[cfg(test)]
+mod tests;

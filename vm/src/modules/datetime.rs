@@ -491,7 +491,7 @@ pub fn strftime(fmt: &str, t: &Tm) -> String {
                 t.second,
                 if t.hour < 12 { "AM" } else { "PM" }
             )),
-            'F' => out.push_str(&format!("{:04}-{:02}-{:02}", t.year, t.month, t.day)),
+            'F' => out.push_str(&format!("{}-{:02}-{:02}", t.year, t.month, t.day)),
             's' => {
                 let secs = (t.ord - EPOCH_ORD) * 86400 + t.hour * 3600 + t.minute * 60 + t.second
                     - t.tz.as_ref().map_or(0, |z| z.off / US_PER_SEC);

@@ -460,18 +460,27 @@ fn loads(vm: &mut Vm, args: &[Value], kw: &Kw) -> VmResult<Value> {
             )))
         }
     };
-    // Keyword options of `json.loads` that change nothing here are accepted and ignored.
-    for (k, _) in kw {
-        match k.as_str() {
-            "cls" | "strict" | "object_hook" | "parse_float" | "parse_int" | "parse_constant"
-            | "object_pairs_hook" => {}
+    // `cls`, `strict` and `parse_constant` are accepted and ignored.
+    let mut hooks = Hooks::default();
+    for (k, v) in kw {
+        let slot = match k.as_str() {
+            "object_hook" => &mut hooks.object,
+            "object_pairs_hook" => &mut hooks.pairs,
+            "parse_float" => &mut hooks.float,
+            "parse_int" => &mut hooks.int,
+            "cls" | "strict" | "parse_constant" => continue,
             other => {
                 return Err(Exc::type_error(format!("__init__() got an unexpected keyword argument '{other}'")))
             }
+        };
+        if !v.is_none() {
+            *slot = Some(v.clone());
         }
     }
-    match parse(text) {
+    let result = if hooks.any() { parse_with(text, Some((vm, &hooks))) } else { parse(text) };
+    match result {
         Ok(v) => Ok(v),
+        Err(DecodeError::Exc(e)) => Err(e),
         Err(DecodeError::Syntax { msg, pos }) => {
             let full = error_message(text, &msg, pos);
             let cls = vm
@@ -515,6 +524,7 @@ pub fn from_json(vm: &mut Vm, text: &str) -> Result<Value, String> {
         Ok(v) => Ok(v),
         Err(DecodeError::Syntax { msg, pos }) => Err(error_message(text, &msg, pos)),
         Err(DecodeError::Other(_, msg)) => Err(msg),
+        Err(DecodeError::Exc(e)) => Err(format!("{e:?}")),
     }
 }
 
@@ -524,6 +534,41 @@ pub enum DecodeError {
     Syntax { msg: String, pos: usize },
     /// Too deep, too many digits.
     Other(ExcKind, String),
+    /// A hook (`object_hook`, `parse_float`...) raised.
+    Exc(Exc),
+}
+
+/// `json.loads` callbacks.
+#[derive(Default)]
+pub struct Hooks {
+    object: Option<Value>,
+    pairs: Option<Value>,
+    float: Option<Value>,
+    int: Option<Value>,
+}
+
+impl Hooks {
+    fn any(&self) -> bool {
+        self.object.is_some() || self.pairs.is_some() || self.float.is_some() || self.int.is_some()
+    }
+}
+
+fn call_hook(vm: &mut Vm, f: &Value, arg: Value) -> Result<Value, DecodeError> {
+    vm.call_value(f, &[arg], &[]).map_err(DecodeError::Exc)
+}
+
+/// A finished object through `object_pairs_hook` or `object_hook`.
+fn finish_object(hooks: &mut Option<(&mut Vm, &Hooks)>, map: Dict) -> Result<Value, DecodeError> {
+    if let Some((vm, h)) = hooks {
+        if let Some(f) = &h.pairs {
+            let pairs = map.into_iter().map(|(k, v)| Value::tuple(vec![k.0, v])).collect();
+            return call_hook(vm, f, Value::list(pairs));
+        }
+        if let Some(f) = &h.object {
+            return call_hook(vm, f, Value::dict(map));
+        }
+    }
+    Ok(Value::dict(map))
 }
 
 /// (char offset, line, column) of byte offset `pos`, as Python reports them.
@@ -733,6 +778,11 @@ impl<'a> Parser<'a> {
 /// Parse a complete JSON document (Python's `json.loads` grammar: `NaN`, `Infinity`,
 /// `-Infinity` accepted; duplicate keys keep the last value at the first position).
 pub fn parse(text: &str) -> Result<Value, DecodeError> {
+    parse_with(text, None)
+}
+
+/// `parse` with `json.loads` hooks.
+fn parse_with(text: &str, mut hooks: Option<(&mut Vm, &Hooks)>) -> Result<Value, DecodeError> {
     let mut p = Parser { s: text.as_bytes(), text, pos: 0 };
     let mut stack: Vec<Frame> = Vec::new();
     'value: loop {
@@ -749,7 +799,7 @@ pub fn parse(text: &str) -> Result<Value, DecodeError> {
                 p.ws();
                 if p.peek() == Some(b'}') {
                     p.pos += 1;
-                    Value::dict(Dict::default())
+                    finish_object(&mut hooks, Dict::default())?
                 } else {
                     let k = p.key()?;
                     stack.push(Frame::Dict(Dict::default(), k));
@@ -772,7 +822,19 @@ pub fn parse(text: &str) -> Result<Value, DecodeError> {
                 p.pos += 9;
                 Value::Float(f64::NEG_INFINITY)
             }
-            Some(b'-' | b'0'..=b'9') => p.number()?,
+            Some(b'-' | b'0'..=b'9') => {
+                let start = p.pos;
+                let v = p.number()?;
+                let hook = match (&hooks, &v) {
+                    (Some((_, h)), Value::Float(_)) => h.float.clone(),
+                    (Some((_, h)), Value::Int(_) | Value::BigInt(_)) => h.int.clone(),
+                    _ => None,
+                };
+                match (hook, &mut hooks) {
+                    (Some(f), Some((vm, _))) => call_hook(vm, &f, Value::str(&text[start..p.pos]))?,
+                    _ => v,
+                }
+            }
             Some(b'n') => p.literal("null", Value::None)?,
             Some(b't') => p.literal("true", Value::Bool(true))?,
             Some(b'f') => p.literal("false", Value::Bool(false))?,
@@ -825,7 +887,7 @@ pub fn parse(text: &str) -> Result<Value, DecodeError> {
                         Some(b'}') => {
                             p.pos += 1;
                             match stack.pop() {
-                                Some(Frame::Dict(map, _)) => v = Value::dict(map),
+                                Some(Frame::Dict(map, _)) => v = finish_object(&mut hooks, map)?,
                                 _ => unreachable!(),
                             }
                         }

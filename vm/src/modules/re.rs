@@ -52,6 +52,9 @@ pub fn module(vm: &mut Vm) -> Value {
             ("escape", func("escape", escape)),
             ("purge", func("purge", purge)),
             ("error", Value::Class(err)),
+            // For `isinstance(x, re.Pattern)` (native objects match classes by type name).
+            ("Pattern", Value::Class(util::class("Pattern", None, vec![]))),
+            ("Match", Value::Class(util::class("Match", None, vec![]))),
             ("NOFLAG", flag(0)),
             ("I", flag(I)),
             ("IGNORECASE", flag(I)),

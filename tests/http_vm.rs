@@ -104,7 +104,8 @@ fn sigterm_stops_the_binary_cleanly() {
     }
     let addr = addr.expect("the start banner names the URL");
     assert_eq!(client::request(addr, "GET", "/items", &[], None).status, 200);
-    let status = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    // The shell's own `kill` (no dependency on a kill binary).
+    let status = std::process::Command::new("sh").args(["-c", &format!("kill -TERM {}", child.id())]).status().unwrap();
     assert!(status.success());
     let code = child.wait().unwrap();
     assert_eq!(code.code(), Some(0), "exit status after SIGTERM");

@@ -256,48 +256,13 @@ fn run_program(program: Program) -> u8 {
     code
 }
 
-/// The Ask traceback: `file:line in function` lines (innermost last), the source line, then
-/// `Type: message`.
-fn traceback_text(vm: &mut Vm, mut exc: Exc) -> String {
-    if !exc.is_exception() {
-        return match &*exc.0 {
-            ExcData::Respond(_) => "error: respond() used outside a route handler".to_string(),
-            _ => vm.format_traceback(&exc),
-        };
+/// The Ask traceback (`file:line in function` lines, innermost last, then `Type: message`), as
+/// the VM formats it.
+fn traceback_text(vm: &mut Vm, exc: Exc) -> String {
+    match &*exc.0 {
+        ExcData::Respond(_) => "error: respond() used outside a route handler".to_string(),
+        _ => vm.format_traceback(&exc),
     }
-    let entries = exc.traceback_mut().map(|t| t.clone()).unwrap_or_default();
-    let full = vm.format_traceback(&exc);
-    // The last part of the VM's text is `Type: message` (possibly several lines).
-    let head = exception_head(&full);
-    let program = vm.program().cloned();
-    let mut out = String::from("Traceback (most recent call last):\n");
-    for e in entries.iter().rev() {
-        out.push_str(&format!("  {}:{} in {}\n", e.file, e.line, e.function));
-        if let Some(p) = &program {
-            if let Some((_, src)) = p.files.iter().find(|(f, _)| **f == *e.file) {
-                if let Some(line) = src.lines().nth(e.line.saturating_sub(1) as usize) {
-                    out.push_str("    ");
-                    out.push_str(line.trim());
-                    out.push('\n');
-                }
-            }
-        }
-    }
-    out.push_str(&head);
-    out
-}
-
-fn exception_head(full: &str) -> String {
-    let mut lines: Vec<&str> = full.lines().collect();
-    let mut start = 0;
-    if lines.first().is_some_and(|l| l.starts_with("Traceback")) {
-        start = 1;
-        while start < lines.len() && (lines[start].starts_with("  File ") || lines[start].starts_with("    ")) {
-            start += 1;
-        }
-    }
-    lines.drain(..start);
-    lines.join("\n")
 }
 
 thread_local! {

@@ -89,7 +89,7 @@ impl Engine for RustEngine {
 }
 
 fn config() -> Config {
-    Config { header_timeout: Duration::from_millis(500), access_log: false, ..Config::default() }
+    Config { header_timeout: Duration::from_millis(500), idle_timeout: Duration::from_millis(500), access_log: false, ..Config::default() }
 }
 
 /// Start a server on its own runtime thread; returns its address.
@@ -116,67 +116,7 @@ fn control(addr: SocketAddr) {
 #[test]
 fn exchanges_from_layer_toml() {
     let addr = server();
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/http/layer.toml")).unwrap();
-    let doc: toml::Table = text.parse().unwrap();
-    let cases = doc["case"].as_array().unwrap();
-    let mut failures = Vec::new();
-    for case in cases {
-        let name = case["name"].as_str().unwrap();
-        let mut raw = case["request"].as_str().unwrap().replace('\n', "\r\n");
-        raw.push_str("Connection: close\r\n");
-        let mut bytes = Vec::new();
-        if let Some(body) = case.get("body").and_then(|b| b.as_str()) {
-            raw.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
-            bytes.extend_from_slice(raw.as_bytes());
-            bytes.extend_from_slice(body.as_bytes());
-        } else if let Some(n) = case.get("chunked_bytes").and_then(|b| b.as_integer()) {
-            raw.push_str("\r\n");
-            bytes.extend_from_slice(raw.as_bytes());
-            let chunk = vec![b'x'; 65536];
-            let mut left = n as usize;
-            while left > 0 {
-                let k = left.min(chunk.len());
-                bytes.extend_from_slice(format!("{k:x}\r\n").as_bytes());
-                bytes.extend_from_slice(&chunk[..k]);
-                bytes.extend_from_slice(b"\r\n");
-                left -= k;
-            }
-            bytes.extend_from_slice(b"0\r\n\r\n");
-        } else {
-            raw.push_str("\r\n");
-            bytes.extend_from_slice(raw.as_bytes());
-        }
-        let r = client::exchange(addr, &bytes);
-        let expect = case["expect"].as_table().unwrap();
-        let mut problems = Vec::new();
-        if let Some(st) = expect.get("status").and_then(|s| s.as_integer()) {
-            if r.status as i64 != st {
-                problems.push(format!("status {} != {st}", r.status));
-            }
-        }
-        if let Some(b) = expect.get("body").and_then(|s| s.as_str()) {
-            if r.text() != b {
-                problems.push(format!("body {:?} != {b:?}", r.text()));
-            }
-        }
-        for c in expect.get("contains").and_then(|c| c.as_array()).into_iter().flatten() {
-            let c = c.as_str().unwrap();
-            if !r.text().contains(c) {
-                problems.push(format!("body lacks {c:?}"));
-            }
-        }
-        for (h, v) in expect.get("headers").and_then(|h| h.as_table()).into_iter().flatten() {
-            match (v, r.header(h)) {
-                (toml::Value::Boolean(false), None) => {}
-                (toml::Value::Boolean(false), Some(got)) => problems.push(format!("header {h} should be absent, is {got:?}")),
-                (toml::Value::String(want), Some(got)) if got == want => {}
-                (want, got) => problems.push(format!("header {h}: {got:?} != {want}")),
-            }
-        }
-        if !problems.is_empty() {
-            failures.push(format!("{name}: {}", problems.join("; ")));
-        }
-    }
+    let failures = client::run_exchanges(addr, concat!(env!("CARGO_MANIFEST_DIR"), "/tests/http/layer.toml"));
     control(addr);
     assert!(failures.is_empty(), "failed exchanges:\n{}", failures.join("\n"));
 }
@@ -234,4 +174,18 @@ fn keep_alive_serves_several_requests_on_one_connection() {
     let text = String::from_utf8_lossy(&buf);
     assert_eq!(text.matches("HTTP/1.1 200").count(), 2, "{text}");
     assert!(text.contains("{\"id\":7}"));
+}
+
+#[test]
+fn a_stalled_body_is_cut_with_408() {
+    let addr = server();
+    let mut c = TcpStream::connect(addr).unwrap();
+    c.write_all(b"POST /items HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"a\":").unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    control(addr);
+    let mut buf = Vec::new();
+    let _ = c.read_to_end(&mut buf);
+    let r = client::parse(&buf, false);
+    assert_eq!(r.status, 408, "{}", r.text());
+    control(addr);
 }

@@ -1121,6 +1121,7 @@ impl<'a, 'd> Codegen<'a, 'd> {
         // Defaults are evaluated now, in the enclosing scope, into R[dst+1..].
         let mark = self.mark();
         if let Some(p) = params {
+            self.check_params(p);
             let defaults: Vec<&'a Expr> =
                 p.args.iter().chain(p.kwonly.iter()).filter_map(|a| a.default.as_ref()).collect();
             if !defaults.is_empty() {
@@ -1189,6 +1190,27 @@ impl<'a, 'd> Codegen<'a, 'd> {
         let idx = self.add_child(child);
         self.emit(Instr::abx(Op::Closure, dst, idx));
         self.free_to(mark.max(dst as usize + 1));
+    }
+
+    /// Python's compile-time checks on a parameter list.
+    fn check_params(&mut self, p: &Params) {
+        let mut seen_default = false;
+        for a in &p.args {
+            if a.default.is_some() {
+                seen_default = true;
+            } else if seen_default {
+                self.error(a.name.span, "non-default argument follows default argument");
+            }
+        }
+        let mut names: Vec<&Ident> = p.args.iter().map(|a| &a.name).collect();
+        names.extend(p.vararg.iter());
+        names.extend(p.kwonly.iter().map(|a| &a.name));
+        names.extend(p.kwarg.iter());
+        for (i, n) in names.iter().enumerate() {
+            if names[..i].iter().any(|m| m.name == n.name) {
+                self.error(n.span, format!("duplicate argument '{}' in function definition", n.name));
+            }
+        }
     }
 
     fn qualname(&self, name: &str) -> String {
@@ -1321,7 +1343,7 @@ impl<'a, 'd> Codegen<'a, 'd> {
             }
         }
         self.apply_decorators(&decos, &r.decorators, h);
-        let line = self.line_of(r.span);
+        let line = self.line_of(r.method_span);
         let info = RouteInfo {
             method: r.method.as_str().to_string(),
             path: r.path.clone(),

@@ -193,7 +193,7 @@ impl<'a, 'd> Codegen<'a, 'd> {
                     self.error(e.span, "internal compiler error: no scope for lambda");
                     return;
                 };
-                let top = self.alloc();
+                let top = self.top_or_alloc(dst);
                 self.make_function(scope, top, "<lambda>", Some(params), FnBody::Expr(body), e.span);
                 if top != dst {
                     self.emit(Instr::abc(Op::Move, dst, top, 0));
@@ -207,7 +207,7 @@ impl<'a, 'd> Codegen<'a, 'd> {
                     self.error(e.span, "internal compiler error: no scope for generator");
                     return;
                 };
-                let base = self.alloc();
+                let base = self.top_or_alloc(dst);
                 self.make_function(scope, base, "<genexpr>", None, FnBody::GenExp { elt, gens }, e.span);
                 let arg = self.alloc();
                 if let Some(g) = gens.first() {
@@ -218,6 +218,16 @@ impl<'a, 'd> Codegen<'a, 'd> {
                     self.emit(Instr::abc(Op::Move, dst, base, 0));
                 }
             }
+        }
+    }
+
+    /// `dst` itself when it is the newest temporary (so a call or closure can be built in
+    /// place), else a fresh temporary.
+    fn top_or_alloc(&mut self, dst: u8) -> u8 {
+        if dst as usize + 1 == self.mark() && !self.is_var(dst) {
+            dst
+        } else {
+            self.alloc()
         }
     }
 
@@ -428,7 +438,8 @@ impl<'a, 'd> Codegen<'a, 'd> {
         let saved = self.fr().span;
         self.f().span = span;
         let mark = self.mark();
-        let base = self.alloc();
+        // Call in place when `dst` is the newest temporary (saves a move).
+        let base = self.top_or_alloc(dst);
         let simple = args.iter().all(|a| matches!(a, Arg::Pos(_)));
         let nkw = args.iter().filter(|a| matches!(a, Arg::Kw(..))).count();
         let stars = args.iter().any(|a| matches!(a, Arg::Star(_) | Arg::StarStar(_)));

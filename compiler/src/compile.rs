@@ -87,10 +87,12 @@ fn compile_inner(entry_path: &str, loader: &mut dyn SourceLoader) -> Result<(Pro
     };
     b.modules.push(ModuleInfo { name: "__main__".into(), ..Default::default() });
     b.included.insert(normalize(entry_path));
+    b.include_stack.push(normalize(entry_path));
     let mut globals = GlobalTable::default();
     let main = b.compile_file(entry_path, src, 0, &mut globals);
     if !b.errors.is_empty() {
-        sort_diags(&mut b.errors);
+        let order: Vec<String> = b.files.iter().map(|(f, _)| f.clone()).collect();
+        sort_diags(&mut b.errors, &order);
         return Err(b.errors);
     }
     let Some(main) = main else {
@@ -104,9 +106,12 @@ fn compile_inner(entry_path: &str, loader: &mut dyn SourceLoader) -> Result<(Pro
     Ok((program, b.warnings))
 }
 
-fn sort_diags(d: &mut [Diagnostic]) {
-    // Stable: keeps each file's diagnostics in source order, files in discovery order.
-    d.sort_by_key(|x| x.severity != Severity::Error);
+/// Errors first, then by file (in the order files were read) and position.
+fn sort_diags(d: &mut [Diagnostic], files: &[String]) {
+    d.sort_by_key(|x| {
+        let f = files.iter().position(|f| *f == x.file).unwrap_or(usize::MAX);
+        (x.severity != Severity::Error, f, x.span.lo)
+    });
 }
 
 struct Build<'l> {
@@ -136,20 +141,17 @@ impl Build<'_> {
                 return None;
             }
         };
-        let tree = match crate::scope::resolve(&ast, path, &mut self.warnings) {
-            Ok(t) => t,
-            Err(d) => {
-                self.errors.extend(d);
-                return None;
-            }
-        };
+        let (tree, scope_errors) = crate::scope::resolve_with_errors(&ast, path, &mut self.warnings);
+        let failed = !scope_errors.is_empty();
+        self.errors.extend(scope_errors);
         let unit = Unit { file: path, file_idx, module_idx: module, src: &src, tree: &tree };
         let saved = self.cur_module;
         self.cur_module = module;
         let r = codegen::compile_module(&ast, &unit, globals, self);
         self.cur_module = saved;
         match r {
-            Ok(p) => Some(p),
+            Ok(p) if !failed => Some(p),
+            Ok(_) => None,
             Err(d) => {
                 self.errors.extend(d);
                 None

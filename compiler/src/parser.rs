@@ -55,7 +55,7 @@ pub fn parse_module(src: &str, file: &str) -> Result<Module, Vec<Diagnostic>> {
                 })
                 .collect();
         match grammar::ModuleParser::new().parse(&mut cx, chunk.into_iter().map(Ok::<Spanned, ()>)) {
-            Ok(stmts) => body.extend(stmts.into_iter().map(|s| s.s)),
+            Ok(stmts) => body.extend(stmts.into_iter().map(|s| *s.s)),
             Err(e) => parse_errors.push(cx.map_error(e, &tokens[a..b], eof_pos, false)),
         }
     }
@@ -150,7 +150,8 @@ pub struct Ex {
 
 /// A statement with the depth of its tree.
 pub struct St {
-    pub s: Stmt,
+    /// Boxed to keep the LR parser's symbols small (they are moved on every reduction).
+    pub s: Box<Stmt>,
     pub d: u32,
 }
 
@@ -183,7 +184,7 @@ pub enum Dso {
 }
 
 pub enum DI {
-    Pair(Ex, Ex),
+    Pair(Box<Ex>, Ex),
     Splat(Ex),
 }
 
@@ -191,14 +192,14 @@ pub enum DI {
 pub enum ArgX {
     Pos(Ex),
     Gen(Ex),
-    Kw(Ex, Ex),
+    Kw(Box<Ex>, Ex),
     Star(Ex),
     StarStar(Ex),
 }
 
 /// A parameter as parsed (order is validated afterwards).
 pub enum PI {
-    Plain(Ident, Option<Ex>),
+    Plain(Ident, Option<Box<Ex>>),
     Star(Option<Ident>, usize, usize),
     Kw(Ident),
     Slash(usize, usize),
@@ -206,7 +207,7 @@ pub enum PI {
 
 /// One `for … in … if …` clause with its depth.
 pub struct CompX {
-    pub c: Comprehension,
+    pub c: Box<Comprehension>,
     pub d: u32,
 }
 
@@ -216,7 +217,7 @@ pub struct DecoX {
 }
 
 pub struct Handler {
-    pub h: ExceptHandler,
+    pub h: Box<ExceptHandler>,
     pub d: u32,
 }
 
@@ -305,9 +306,9 @@ impl<'s> Ctx<'s> {
                 self.err(l, l + 1, format!("code too deeply nested (more than {} levels)", MAX_DEPTH));
             }
             drop(kind);
-            return St { s: Stmt { kind: StmtKind::Pass, span: sp(l, r) }, d: 1 };
+            return St { s: Box::new(Stmt { kind: StmtKind::Pass, span: sp(l, r) }), d: 1 };
         }
-        St { s: Stmt { kind, span: sp(l, r) }, d }
+        St { s: Box::new(Stmt { kind, span: sp(l, r) }), d }
     }
 
     // ----- expressions -----
@@ -452,12 +453,12 @@ impl<'s> Ctx<'s> {
     pub fn comp_for(&mut self, target: Ex, iter: Ex, ifs: Vec<Ex>) -> CompX {
         let d = target.d.max(iter.d).max(maxd(&ifs));
         let target = self.target(target.e, TargetCtx::For);
-        CompX { c: Comprehension { target, iter: iter.e, ifs: ifs.into_iter().map(|e| e.e).collect() }, d }
+        CompX { c: Box::new(Comprehension { target, iter: iter.e, ifs: ifs.into_iter().map(|e| e.e).collect() }), d }
     }
 
     pub fn comps(v: Vec<CompX>) -> (Vec<Comprehension>, u32) {
         let d = v.iter().map(|c| c.d).max().unwrap_or(0);
-        (v.into_iter().map(|c| c.c).collect(), d)
+        (v.into_iter().map(|c| *c.c).collect(), d)
     }
 
     fn no_star(&mut self, e: &Ex) {
@@ -466,8 +467,8 @@ impl<'s> Ctx<'s> {
         }
     }
 
-    pub fn paren(&mut self, t: Tlc, l: usize, r: usize) -> Ex {
-        match t {
+    pub fn paren(&mut self, t: Box<Tlc>, l: usize, r: usize) -> Ex {
+        match *t {
             Tlc::Comp(e, c, cd) => {
                 self.no_star(&e);
                 let d = e.d.max(cd) + 1;
@@ -488,8 +489,8 @@ impl<'s> Ctx<'s> {
         }
     }
 
-    pub fn list(&mut self, t: Tlc, l: usize, r: usize) -> Ex {
-        match t {
+    pub fn list(&mut self, t: Box<Tlc>, l: usize, r: usize) -> Ex {
+        match *t {
             Tlc::Comp(e, c, cd) => {
                 self.no_star(&e);
                 let d = e.d.max(cd) + 1;
@@ -502,8 +503,8 @@ impl<'s> Ctx<'s> {
         }
     }
 
-    pub fn dictset(&mut self, x: Dso, l: usize, r: usize) -> Ex {
-        match x {
+    pub fn dictset(&mut self, x: Box<Dso>, l: usize, r: usize) -> Ex {
+        match *x {
             Dso::DictComp(k, v, c, cd) => {
                 let d = k.d.max(v.d).max(cd) + 1;
                 self.mk(ExprKind::DictComp(Box::new(k.e), Box::new(v.e), c), l, r, d)
@@ -764,7 +765,7 @@ impl<'s> Ctx<'s> {
     pub fn suite(&mut self, stmts: Vec<St>) -> Suite {
         let d = stmts.iter().map(|s| s.d).max().unwrap_or(0);
         let hi = stmts.last().map(|s| s.s.span.hi as usize).unwrap_or(0);
-        Suite { body: stmts.into_iter().map(|s| s.s).collect(), d, hi }
+        Suite { body: stmts.into_iter().map(|s| *s.s).collect(), d, hi }
     }
 
     pub fn expr_stmt(&mut self, e: Ex, l: usize, r: usize) -> St {
@@ -841,17 +842,18 @@ impl<'s> Ctx<'s> {
         l: usize,
         test: Ex,
         body: Suite,
-        elifs: Vec<(usize, Ex, Suite)>,
+        elifs: Vec<Box<(usize, Ex, Suite)>>,
         orelse: Option<Suite>,
     ) -> St {
         // Build the elif chain from the end: each `elif` is an `If` in the previous `orelse`.
         let mut tail: Option<(Vec<Stmt>, u32, usize)> = orelse.map(|s| (s.body, s.d, s.hi));
-        for (el, t, s) in elifs.into_iter().rev() {
+        for b in elifs.into_iter().rev() {
+            let (el, t, s) = *b;
             let (ob, od, ohi) = tail.take().unwrap_or((Vec::new(), 0, s.hi));
             let hi = ohi.max(s.hi);
             let d = t.d.max(s.d).max(od) + 1;
             let st = self.st(StmtKind::If { test: t.e, body: s.body, orelse: ob }, el, hi, d);
-            tail = Some((vec![st.s], st.d, hi));
+            tail = Some((vec![*st.s], st.d, hi));
         }
         let (ob, od, ohi) = tail.unwrap_or((Vec::new(), 0, body.hi));
         let hi = ohi.max(body.hi);
@@ -881,7 +883,7 @@ impl<'s> Ctx<'s> {
         };
         let d = td.max(body.d);
         let hi = body.hi.max(r);
-        Handler { h: ExceptHandler { typ, name, body: body.body, span: sp(l, hi) }, d }
+        Handler { h: Box::new(ExceptHandler { typ, name, body: body.body, span: sp(l, hi) }), d }
     }
 
     pub fn try_stmt(
@@ -909,7 +911,7 @@ impl<'s> Ctx<'s> {
         let (fb, fd, fhi) = finalbody.map(|s| (s.body, s.d, s.hi)).unwrap_or((Vec::new(), 0, 0));
         let d = d.max(od).max(fd) + 1;
         let hi = hi.max(ohi).max(fhi);
-        let handlers = handlers.into_iter().map(|h| h.h).collect();
+        let handlers = handlers.into_iter().map(|h| *h.h).collect();
         self.st(StmtKind::Try { body: body.body, handlers, orelse: ob, finalbody: fb }, l, hi, d)
     }
 
@@ -950,7 +952,16 @@ impl<'s> Ctx<'s> {
         }
         let d = dd.max(bd).max(body.d) + 1;
         let lo = dlo.unwrap_or(l);
-        let c = ClassDef { name, bases: out, body: body.body, decorators, span: sp(lo, body.hi) };
+        let mut body_stmts = body.body;
+        // ASK.md §1.3: `def init`/`def _init` in a class body is the constructor `__init__`.
+        for s in body_stmts.iter_mut() {
+            if let StmtKind::FuncDef(f) = &mut s.kind {
+                if f.name.name == "init" || f.name.name == "_init" {
+                    f.name.name = "__init__".to_string();
+                }
+            }
+        }
+        let c = ClassDef { name, bases: out, body: body_stmts, decorators, span: sp(lo, body.hi) };
         self.st(StmtKind::ClassDef(Box::new(c)), lo, body.hi, d)
     }
 
@@ -1079,6 +1090,9 @@ impl<'s> Ctx<'s> {
                 }
             }
         }
+        if idx >= 3 && toks[idx - 1].1 == Token::LPar && toks[idx - 3].1 == Token::RouteAt {
+            return "a route path must be a string literal, as in @get('/path'):".to_string();
+        }
         match t {
             Token::RPar | Token::RSqb | Token::RBrace => format!("unmatched '{}'", t.text()),
             Token::Dedent => "invalid syntax (unexpected end of block)".to_string(),
@@ -1145,5 +1159,308 @@ fn push_lit(parts: &mut Vec<FPart>, s: String) {
         prev.push_str(&s);
     } else {
         parts.push(FPart::Lit(s));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A compact S-expression dump of the tree, for golden tests and debugging.
+
+/// Render a module as one S-expression per statement (spans omitted).
+pub fn dump_ast(m: &Module) -> String {
+    let mut out = String::new();
+    for s in &m.body {
+        dump_stmt(s, 0, &mut out);
+    }
+    out
+}
+
+fn ind(n: usize, out: &mut String) {
+    for _ in 0..n {
+        out.push_str("  ");
+    }
+}
+
+fn dump_body(name: &str, b: &[Stmt], n: usize, out: &mut String) {
+    if b.is_empty() {
+        return;
+    }
+    ind(n, out);
+    out.push_str(name);
+    out.push_str(":\n");
+    for s in b {
+        dump_stmt(s, n + 1, out);
+    }
+}
+
+fn dump_params(p: &Params) -> String {
+    let mut v = Vec::new();
+    for a in &p.args {
+        v.push(match &a.default {
+            Some(d) => format!("{}={}", a.name.name, dump_expr(d)),
+            None => a.name.name.clone(),
+        });
+    }
+    if let Some(a) = &p.vararg {
+        v.push(format!("*{}", a.name));
+    } else if !p.kwonly.is_empty() {
+        v.push("*".into());
+    }
+    for a in &p.kwonly {
+        v.push(match &a.default {
+            Some(d) => format!("{}={}", a.name.name, dump_expr(d)),
+            None => a.name.name.clone(),
+        });
+    }
+    if let Some(a) = &p.kwarg {
+        v.push(format!("**{}", a.name));
+    }
+    format!("({})", v.join(" "))
+}
+
+fn dump_decos(d: &[Decorator]) -> String {
+    d.iter().map(|d| format!("&{} ", dump_expr(&d.expr))).collect()
+}
+
+fn dump_stmt(s: &Stmt, n: usize, out: &mut String) {
+    ind(n, out);
+    let line = match &s.kind {
+        StmtKind::Expr(e) => dump_expr(e),
+        StmtKind::Assign { targets, value } => {
+            let t: Vec<String> = targets.iter().map(dump_expr).collect();
+            format!("(= {} {})", t.join(" "), dump_expr(value))
+        }
+        StmtKind::AugAssign { target, op, value } => {
+            format!("({}= {} {})", op.symbol(), dump_expr(target), dump_expr(value))
+        }
+        StmtKind::If { test, body, orelse } => {
+            out.push_str(&format!("(if {})\n", dump_expr(test)));
+            dump_body("then", body, n + 1, out);
+            dump_body("else", orelse, n + 1, out);
+            return;
+        }
+        StmtKind::While { test, body, orelse } => {
+            out.push_str(&format!("(while {})\n", dump_expr(test)));
+            dump_body("do", body, n + 1, out);
+            dump_body("else", orelse, n + 1, out);
+            return;
+        }
+        StmtKind::For { target, iter, body, orelse } => {
+            out.push_str(&format!("(for {} {})\n", dump_expr(target), dump_expr(iter)));
+            dump_body("do", body, n + 1, out);
+            dump_body("else", orelse, n + 1, out);
+            return;
+        }
+        StmtKind::Break => "(break)".into(),
+        StmtKind::Continue => "(continue)".into(),
+        StmtKind::Pass => "(pass)".into(),
+        StmtKind::Return(e) => match e {
+            Some(e) => format!("(return {})", dump_expr(e)),
+            None => "(return)".into(),
+        },
+        StmtKind::FuncDef(f) => {
+            out.push_str(&format!("{}(def {} {})\n", dump_decos(&f.decorators), f.name.name, dump_params(&f.params)));
+            dump_body("body", &f.body, n + 1, out);
+            return;
+        }
+        StmtKind::ClassDef(c) => {
+            let b: Vec<String> = c.bases.iter().map(dump_expr).collect();
+            out.push_str(&format!("{}(class {} ({}))\n", dump_decos(&c.decorators), c.name.name, b.join(" ")));
+            dump_body("body", &c.body, n + 1, out);
+            return;
+        }
+        StmtKind::Try { body, handlers, orelse, finalbody } => {
+            out.push_str("(try)\n");
+            dump_body("body", body, n + 1, out);
+            for h in handlers {
+                ind(n + 1, out);
+                out.push_str(&format!(
+                    "(except {} {})\n",
+                    h.typ.as_ref().map(dump_expr).unwrap_or_else(|| "_".into()),
+                    h.name.as_ref().map(|i| i.name.as_str()).unwrap_or("_")
+                ));
+                dump_body("body", &h.body, n + 2, out);
+            }
+            dump_body("else", orelse, n + 1, out);
+            dump_body("finally", finalbody, n + 1, out);
+            return;
+        }
+        StmtKind::Raise { exc, cause } => format!(
+            "(raise {} {})",
+            exc.as_ref().map(dump_expr).unwrap_or_else(|| "_".into()),
+            cause.as_ref().map(dump_expr).unwrap_or_else(|| "_".into())
+        ),
+        StmtKind::Assert { test, msg } => {
+            format!("(assert {} {})", dump_expr(test), msg.as_ref().map(dump_expr).unwrap_or_else(|| "_".into()))
+        }
+        StmtKind::Del(v) => format!("(del {})", v.iter().map(dump_expr).collect::<Vec<_>>().join(" ")),
+        StmtKind::Global(v) => format!("(global {})", v.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(" ")),
+        StmtKind::Nonlocal(v) => {
+            format!("(nonlocal {})", v.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(" "))
+        }
+        StmtKind::Import { module, alias } => format!(
+            "(import {} {})",
+            module.joined(),
+            alias.as_ref().map(|a| a.name.as_str()).unwrap_or("_")
+        ),
+        StmtKind::ImportFrom { module, names } => {
+            let v: Vec<String> = names
+                .iter()
+                .map(|(a, b)| match b {
+                    Some(b) => format!("{} as {}", a.name, b.name),
+                    None => a.name.clone(),
+                })
+                .collect();
+            format!("(from {} import {})", module.joined(), v.join(", "))
+        }
+        StmtKind::Include(m) => format!("(include {})", m.joined()),
+        StmtKind::Extend { module, alias } => format!(
+            "(extend {} {})",
+            module.joined(),
+            alias.as_ref().map(|a| a.name.as_str()).unwrap_or("_")
+        ),
+        StmtKind::Route(r) => {
+            out.push_str(&format!("{}(route {} {:?} doc={:?})\n", dump_decos(&r.decorators), r.method.as_str(), r.path, r.doc));
+            dump_body("body", &r.body, n + 1, out);
+            return;
+        }
+        StmtKind::DecoratorDef(d) => {
+            out.push_str(&format!("(decorator {})\n", d.name.name));
+            dump_body("body", &d.body, n + 1, out);
+            return;
+        }
+        StmtKind::Model(m) => {
+            out.push_str(&format!("{}(model {})\n", dump_decos(&m.decorators), m.name.name));
+            dump_body("body", &m.body, n + 1, out);
+            return;
+        }
+    };
+    out.push_str(&line);
+    out.push('\n');
+}
+
+fn list(v: &[Expr]) -> String {
+    v.iter().map(dump_expr).collect::<Vec<_>>().join(" ")
+}
+
+fn dump_comps(c: &[Comprehension]) -> String {
+    c.iter()
+        .map(|c| {
+            let ifs: String = c.ifs.iter().map(|i| format!(" (if {})", dump_expr(i))).collect();
+            format!(" (for {} {}{})", dump_expr(&c.target), dump_expr(&c.iter), ifs)
+        })
+        .collect()
+}
+
+fn dump_fparts(parts: &[FPart]) -> String {
+    parts
+        .iter()
+        .map(|p| match p {
+            FPart::Lit(s) => format!("{:?}", s),
+            FPart::Expr { value, conv, spec, debug } => {
+                let mut s = format!("{{{}", dump_expr(value));
+                if let Some(d) = debug {
+                    s.push_str(&format!(" ={:?}", d));
+                }
+                if let Some(c) = conv {
+                    s.push_str(&format!(" !{}", c));
+                }
+                if !spec.is_empty() {
+                    s.push_str(&format!(" :{}", dump_fparts(spec)));
+                }
+                s.push('}');
+                s
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// One expression as an S-expression.
+pub fn dump_expr(e: &Expr) -> String {
+    match &e.kind {
+        ExprKind::None => "None".into(),
+        ExprKind::True => "True".into(),
+        ExprKind::False => "False".into(),
+        ExprKind::Int(i) => i.to_string(),
+        ExprKind::BigInt(i) => format!("{}n", i),
+        ExprKind::Float(f) => format!("{:?}", f),
+        ExprKind::Str(s) => format!("{:?}", s),
+        ExprKind::Bytes(b) => format!("b{:?}", String::from_utf8_lossy(b)),
+        ExprKind::FString(p) => format!("(f {})", dump_fparts(p)),
+        ExprKind::Name(n) => n.clone(),
+        ExprKind::List(v) => format!("[{}]", list(v)),
+        ExprKind::Tuple(v) => format!("(tuple {})", list(v)),
+        ExprKind::Set(v) => format!("(set {})", list(v)),
+        ExprKind::Dict(items) => {
+            let v: Vec<String> = items
+                .iter()
+                .map(|i| match i {
+                    DictItem::Pair(k, v) => format!("{}: {}", dump_expr(k), dump_expr(v)),
+                    DictItem::Splat(e) => format!("**{}", dump_expr(e)),
+                })
+                .collect();
+            format!("{{{}}}", v.join(", "))
+        }
+        ExprKind::Starred(x) => format!("*{}", dump_expr(x)),
+        ExprKind::Attr(x, n) => format!("(. {} {})", dump_expr(x), n.name),
+        ExprKind::Subscript(x, i) => format!("(index {} {})", dump_expr(x), dump_expr(i)),
+        ExprKind::Slice { lower, upper, step } => {
+            let f = |x: &Option<Box<Expr>>| x.as_ref().map(|e| dump_expr(e)).unwrap_or_else(|| "_".into());
+            format!("(slice {} {} {})", f(lower), f(upper), f(step))
+        }
+        ExprKind::Call { func, args } => {
+            let mut s = format!("(call {}", dump_expr(func));
+            for a in args {
+                s.push(' ');
+                match a {
+                    Arg::Pos(e) => s.push_str(&dump_expr(e)),
+                    Arg::Star(e) => s.push_str(&format!("*{}", dump_expr(e))),
+                    Arg::Kw(k, e) => s.push_str(&format!("{}={}", k.name, dump_expr(e))),
+                    Arg::StarStar(e) => s.push_str(&format!("**{}", dump_expr(e))),
+                }
+            }
+            s.push(')');
+            s
+        }
+        ExprKind::Unary(op, x) => {
+            let o = match op {
+                UnaryOp::Neg => "-",
+                UnaryOp::Pos => "+",
+                UnaryOp::Invert => "~",
+                UnaryOp::Not => "not",
+            };
+            format!("({} {})", o, dump_expr(x))
+        }
+        ExprKind::Binary(op, a, b) => format!("({} {} {})", op.symbol(), dump_expr(a), dump_expr(b)),
+        ExprKind::BoolOp(op, a, b) => {
+            format!("({} {} {})", if *op == BoolOp::And { "and" } else { "or" }, dump_expr(a), dump_expr(b))
+        }
+        ExprKind::Compare(a, rest) => {
+            let mut s = format!("(cmp {}", dump_expr(a));
+            for (op, x) in rest {
+                s.push_str(&format!(" {:?} {}", op, dump_expr(x)));
+            }
+            s.push(')');
+            s
+        }
+        ExprKind::IfExp { test, body, orelse } => {
+            format!("(ifexp {} {} {})", dump_expr(test), dump_expr(body), dump_expr(orelse))
+        }
+        ExprKind::Lambda(p, b) => format!("(lambda {} {})", dump_params(p), dump_expr(b)),
+        ExprKind::ListComp(x, c) => format!("(listcomp {}{})", dump_expr(x), dump_comps(c)),
+        ExprKind::SetComp(x, c) => format!("(setcomp {}{})", dump_expr(x), dump_comps(c)),
+        ExprKind::DictComp(k, v, c) => format!("(dictcomp {} {}{})", dump_expr(k), dump_expr(v), dump_comps(c)),
+        ExprKind::GenExp(x, c) => format!("(genexp {}{})", dump_expr(x), dump_comps(c)),
+    }
+}
+#[cfg(test)]
+mod size_tests {
+    #[test]
+    fn sizes() {
+        use super::*;
+        eprintln!("Expr {} Ex {} Stmt {} St {} Suite {} Tlc {} Dso {} Handler {} ArgX {} PI {} Piece {} DecoX {} CompX {} Token {}",
+            std::mem::size_of::<Expr>(), std::mem::size_of::<Ex>(), std::mem::size_of::<Stmt>(), std::mem::size_of::<St>(),
+            std::mem::size_of::<Suite>(), std::mem::size_of::<Tlc>(), std::mem::size_of::<Dso>(), std::mem::size_of::<Handler>(),
+            std::mem::size_of::<ArgX>(), std::mem::size_of::<PI>(), std::mem::size_of::<Piece>(), std::mem::size_of::<DecoX>(), std::mem::size_of::<CompX>(), std::mem::size_of::<Token>());
     }
 }

@@ -95,6 +95,8 @@ pub struct Symbol {
     pub param: bool,
     pub global_decl: bool,
     pub nonlocal_decl: bool,
+    /// Where a `nonlocal` declaration named it (for error messages).
+    pub decl_span: Span,
 }
 
 #[derive(Clone, Debug)]
@@ -135,6 +137,7 @@ impl Scope {
                     param: false,
                     global_decl: false,
                     nonlocal_decl: false,
+                    decl_span: Span::default(),
                 });
                 self.index.insert(name.to_string(), self.symbols.len() - 1);
                 self.symbols.len() - 1
@@ -172,17 +175,24 @@ impl ScopeTree {
 /// Resolve every scope of `module`. Errors (bad `nonlocal` and the like) come back as
 /// diagnostics; warnings (shadowed Ask built-ins) are appended to `warnings`.
 pub fn resolve(module: &Module, file: &str, warnings: &mut Vec<Diagnostic>) -> Result<ScopeTree, Vec<Diagnostic>> {
+    let (tree, errors) = resolve_with_errors(module, file, warnings);
+    if errors.is_empty() {
+        Ok(tree)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Like [`resolve`], but always returns a complete tree (names in error resolve as globals), so
+/// that code generation can still run and report further errors in the same pass.
+pub fn resolve_with_errors(module: &Module, file: &str, warnings: &mut Vec<Diagnostic>) -> (ScopeTree, Vec<Diagnostic>) {
     let mut c = Collector { tree: ScopeTree::default(), cur: 0, file, errors: Vec::new(), warnings, class_stack: Vec::new() };
     let root = c.new_scope(ScopeKind::Module, "<module>", None, 0, Span::default());
     c.cur = root;
     c.stmts(&module.body);
     let Collector { mut tree, mut errors, .. } = c;
     resolve_all(&mut tree, file, &mut errors);
-    if errors.is_empty() {
-        Ok(tree)
-    } else {
-        Err(errors)
-    }
+    (tree, errors)
 }
 
 /// Pass 1: what each scope binds, declares and uses.
@@ -425,6 +435,7 @@ impl<'a> Collector<'a> {
                         self.errors.push(Diagnostic::error(self.file, n.span, format!("name '{}' is parameter and nonlocal", n.name)));
                     } else {
                         sym.nonlocal_decl = true;
+                        sym.decl_span = n.span;
                     }
                 }
             }
@@ -626,20 +637,20 @@ pub fn route_fn_name(r: &RouteDef) -> String {
 /// Pass 2: resolve every symbol of every scope (parents first: scopes are numbered in pre-order).
 fn resolve_all(tree: &mut ScopeTree, file: &str, errors: &mut Vec<Diagnostic>) {
     for sid in 0..tree.scopes.len() {
-        let names: Vec<(String, bool, bool, bool)> = tree.scopes[sid]
+        let names: Vec<(String, bool, bool, bool, Span)> = tree.scopes[sid]
             .symbols
             .iter()
-            .map(|s| (s.name.clone(), s.global_decl, s.nonlocal_decl, s.bound))
+            .map(|s| (s.name.clone(), s.global_decl, s.nonlocal_decl, s.bound, s.decl_span))
             .collect();
         let kind = tree.scopes[sid].kind;
-        for (name, global_decl, nonlocal_decl, bound) in names {
+        for (name, global_decl, nonlocal_decl, bound, decl_span) in names {
             let k = if global_decl || kind == ScopeKind::Module {
                 SymKind::Global
             } else if nonlocal_decl {
                 match resolve_free(tree, sid, &name, true) {
                     Some(k) => k,
                     None => {
-                        errors.push(Diagnostic::error(file, tree.scopes[sid].span, format!("no binding for nonlocal '{name}' found")));
+                        errors.push(Diagnostic::error(file, decl_span, format!("no binding for nonlocal '{name}' found")));
                         SymKind::Global
                     }
                 }

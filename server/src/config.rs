@@ -40,7 +40,8 @@ pub struct Config {
     /// Time a client has to send a request's headers (also bounds idle keep-alive waits: hyper's
     /// header timer starts when the server waits for the next request).
     pub header_timeout: Duration,
-    /// Time an open connection may stay without traffic.
+    /// Time a client has to send a request's body once its headers arrived (408 beyond); idle
+    /// keep-alive connections are closed after `header_timeout`.
     pub idle_timeout: Duration,
     /// Requests allowed inside the VM at once (running or waiting in a host call).
     pub max_concurrency: usize,
@@ -70,7 +71,7 @@ impl Default for Config {
             port: 5000,
             body_limit: 1 << 20,
             header_timeout: Duration::from_secs(10),
-            idle_timeout: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(30),
             max_concurrency: 1024,
             instruction_budget: 50_000_000,
             trusted_proxies: Vec::new(),

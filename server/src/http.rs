@@ -130,6 +130,11 @@ fn build(reply: Reply, extra: &[(&'static str, String)], head: bool) -> Response
     *resp.status_mut() = hyper::StatusCode::from_u16(reply.status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
     let h = resp.headers_mut();
     for (k, v) in reply.headers {
+        // The common content types are static values: no copy per response.
+        if k == "content-type" && (v == JSON || v == crate::engine::TEXT) {
+            h.append(hyper::header::CONTENT_TYPE, HeaderValue::from_static(if v == JSON { JSON } else { crate::engine::TEXT }));
+            continue;
+        }
         match (HeaderName::from_bytes(k.as_bytes()), HeaderValue::from_str(&v)) {
             (Ok(name), Ok(value)) => {
                 h.append(name, value);
@@ -138,6 +143,10 @@ fn build(reply: Reply, extra: &[(&'static str, String)], head: bool) -> Response
         }
     }
     for (k, v) in extra {
+        if v == "*" {
+            h.append(*k, HeaderValue::from_static("*"));
+            continue;
+        }
         if let Ok(value) = HeaderValue::from_str(v) {
             h.append(*k, value);
         }
@@ -269,7 +278,12 @@ async fn read_request(app: &App, req: Request<Incoming>, method: &str, path: &st
         }
     }
     let (parts, body) = req.into_parts();
-    let raw = match Limited::new(body, limit).collect().await {
+    // A client that stops sending its body midway is cut after `idle_timeout`.
+    let collected = match tokio::time::timeout(app.cfg.idle_timeout, Limited::new(body, limit).collect()).await {
+        Ok(c) => c,
+        Err(_) => return Err(Reply::message(408, "Request Timeout")),
+    };
+    let raw = match collected {
         Ok(c) => c.to_bytes(),
         Err(e) => {
             if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
@@ -386,4 +400,14 @@ pub async fn serve(app: Arc<App>, listener: TcpListener, stop: impl std::future:
     }
     flusher.abort();
     app.log.flush();
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tokens_are_redacted() {
+        assert_eq!(super::redact_query("a=1&token=abc.def&b=2"), "a=1&token=[redacted]&b=2");
+        assert_eq!(super::redact_query("q=tokens"), "q=tokens");
+        assert_eq!(super::redact_query("x=1"), "x=1");
+    }
 }

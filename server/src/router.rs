@@ -177,7 +177,10 @@ impl Router {
     fn lookup_exact(&self, method: &str, raw_path: &str) -> Match {
         let Some(trimmed) = raw_path.strip_prefix('/') else { return Match::NotFound };
         let raw: Vec<&str> = trimmed.split('/').collect();
-        let decoded: Vec<String> = raw.iter().map(|s| percent_decode(s, false)).collect();
+        let decoded: Vec<std::borrow::Cow<'_, str>> = raw
+            .iter()
+            .map(|s| if s.contains('%') { std::borrow::Cow::Owned(percent_decode(s, false)) } else { std::borrow::Cow::Borrowed(*s) })
+            .collect();
         let mut search = Search { method, raw: &raw, segs: &decoded, params: Vec::new(), allow: Vec::new() };
         if let Some(found) = search.walk(&self.root, 0) {
             return found;
@@ -210,7 +213,7 @@ impl Router {
 struct Search<'a> {
     method: &'a str,
     raw: &'a [&'a str],
-    segs: &'a [String],
+    segs: &'a [std::borrow::Cow<'a, str>],
     params: Vec<ParamValue>,
     allow: Vec<String>,
 }
@@ -245,7 +248,7 @@ impl Search<'_> {
             return None;
         }
         let seg = &self.segs[i];
-        if let Some(child) = node.literal.get(seg.as_str()) {
+        if let Some(child) = node.literal.get(seg.as_ref()) {
             if let Some(m) = self.walk(child, i + 1) {
                 return Some(m);
             }

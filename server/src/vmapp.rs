@@ -790,56 +790,111 @@ fn headers_to_dict(_vm: &mut Vm, a: &[Value], _kw: &[(Rc<StrObj>, Value)]) -> Vm
     Ok(str_dict(&this_headers(&d)?.pairs()))
 }
 
-/// The request-scoped built-ins of one request, as (name, value) pairs.
-fn request_locals(req: &Arc<RequestData>, ctx: &Ctx) -> [(&'static str, Value); 7] {
-    let body = req.json.as_ref().map(json_to_value).unwrap_or(Value::None);
-    let form = str_dict(&req.form);
-    let args = instance(&ctx.args_class, object(ArgsObj { pairs: req.args.clone() }));
-    let mut files_d = new_dict();
-    for f in &req.files {
-        files_d.entry(HKey(s(&f.field))).or_insert_with(|| object(FileObj { file: f.clone() }));
-    }
-    let files = Value::dict(files_d);
-    // req: body (if a dict), then form, then args (first values), then files; later wins.
-    let mut merged = new_dict();
-    if let Value::Dict(d) = &body {
-        for (k, v) in d.borrow().iter() {
-            merged.insert(k.clone(), v.clone());
+/// The request-scoped built-in names, in bit order of the "used" mask.
+const REQUEST_NAMES: [&str; 7] = ["body", "form", "args", "files", "req", "headers", "request"];
+const B_BODY: u8 = 1;
+const B_FORM: u8 = 2;
+const B_ARGS: u8 = 4;
+const B_FILES: u8 = 8;
+const B_REQ: u8 = 16;
+const B_HEADERS: u8 = 32;
+const B_REQUEST: u8 = 64;
+
+/// Which request built-ins the program can read at all: a name that appears in no module's
+/// global-name table is never looked up, so it need not be built per request (this keeps a
+/// handler that only reads `body` from paying for `headers`, `args`, `req`...).
+pub fn used_request_names(program: &Program, underscores: bool) -> u8 {
+    let mut used = 0u8;
+    for m in &program.modules {
+        for g in &m.globals {
+            let name = match g.strip_prefix('_') {
+                Some(rest) if underscores && !rest.starts_with('_') => rest,
+                _ => g.as_str(),
+            };
+            if let Some(i) = REQUEST_NAMES.iter().position(|n| *n == name) {
+                used |= 1 << i;
+            }
         }
     }
-    if let Value::Dict(d) = &form {
-        for (k, v) in d.borrow().iter() {
-            merged.insert(k.clone(), v.clone());
+    used
+}
+
+/// The request-scoped built-ins of one request that the program uses, as (name, value) pairs.
+fn request_locals(req: &Arc<RequestData>, ctx: &Ctx, used: u8) -> Vec<(&'static str, Value)> {
+    let mut out = Vec::with_capacity(7);
+    if used == 0 {
+        return out;
+    }
+    // What must be built: `request` carries everything, `req` merges body, form, args, files.
+    let mut need = used;
+    if need & B_REQUEST != 0 {
+        need = 0x7f;
+    }
+    if need & B_REQ != 0 {
+        need |= B_BODY | B_FORM | B_FILES;
+    }
+    let body = if need & B_BODY != 0 { req.json.as_ref().map(json_to_value).unwrap_or(Value::None) } else { Value::None };
+    let form = if need & B_FORM != 0 { str_dict(&req.form) } else { Value::None };
+    let args = if need & B_ARGS != 0 { instance(&ctx.args_class, object(ArgsObj { pairs: req.args.clone() })) } else { Value::None };
+    let files = if need & B_FILES != 0 {
+        let mut files_d = new_dict();
+        for f in &req.files {
+            files_d.entry(HKey(s(&f.field))).or_insert_with(|| object(FileObj { file: f.clone() }));
+        }
+        Value::dict(files_d)
+    } else {
+        Value::None
+    };
+    let req_v = if need & B_REQ != 0 {
+        // body (if a dict), then form, then args (first values), then files; later wins.
+        let mut merged = new_dict();
+        for src in [&body, &form] {
+            if let Value::Dict(d) = src {
+                for (k, v) in d.borrow().iter() {
+                    merged.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        let mut seen: Vec<&str> = Vec::new();
+        for (k, v) in &req.args {
+            // The first value per name, overriding body and form.
+            if !seen.contains(&k.as_str()) {
+                seen.push(k);
+                merged.insert(HKey(s(k)), s(v));
+            }
+        }
+        if let Value::Dict(d) = &files {
+            for (k, v) in d.borrow().iter() {
+                merged.insert(k.clone(), v.clone());
+            }
+        }
+        Value::dict(merged)
+    } else {
+        Value::None
+    };
+    let headers = if need & B_HEADERS != 0 { instance(&ctx.headers_class, object(HeadersObj { req: req.clone() })) } else { Value::None };
+    let request = if need & B_REQUEST != 0 {
+        object(RequestObj {
+            req: req.clone(),
+            fields: vec![
+                ("headers", headers.clone()),
+                ("body", body.clone()),
+                ("json", body.clone()),
+                ("form", form.clone()),
+                ("args", args.clone()),
+                ("files", files.clone()),
+                ("req", req_v.clone()),
+            ],
+        })
+    } else {
+        Value::None
+    };
+    for (i, v) in [body, form, args, files, req_v, headers, request].into_iter().enumerate() {
+        if used & (1 << i) != 0 {
+            out.push((REQUEST_NAMES[i], v));
         }
     }
-    let mut seen: Vec<&str> = Vec::new();
-    for (k, v) in &req.args {
-        // The first value per name, overriding body and form.
-        if !seen.contains(&k.as_str()) {
-            seen.push(k);
-            merged.insert(HKey(s(k)), s(v));
-        }
-    }
-    if let Value::Dict(d) = &files {
-        for (k, v) in d.borrow().iter() {
-            merged.insert(k.clone(), v.clone());
-        }
-    }
-    let req_v = Value::dict(merged);
-    let headers = instance(&ctx.headers_class, object(HeadersObj { req: req.clone() }));
-    let request = object(RequestObj {
-        req: req.clone(),
-        fields: vec![
-            ("headers", headers.clone()),
-            ("body", body.clone()),
-            ("json", body.clone()),
-            ("form", form.clone()),
-            ("args", args.clone()),
-            ("files", files.clone()),
-            ("req", req_v.clone()),
-        ],
-    });
-    [("body", body), ("form", form), ("args", args), ("files", files), ("req", req_v), ("headers", headers), ("request", request)]
+    out
 }
 
 const UNDERSCORED: [&str; 7] = ["_body", "_form", "_args", "_files", "_req", "_headers", "_request"];
@@ -968,6 +1023,8 @@ pub struct VmEngine {
     underscores: bool,
     dev: bool,
     routes: Vec<ask_vm::route::RouteInfo>,
+    /// Request built-ins the program reads (see `used_request_names`).
+    used: u8,
     /// [dev hook] `ask dev`: one lock shared by every VM of the process (VMs share values after a
     /// hot swap), taken before `vm`; `None` in production. See `crate::dev` for the argument.
     gil: Option<Arc<tokio::sync::Mutex<()>>>,
@@ -983,6 +1040,7 @@ impl VmEngine {
     /// Wrap a VM whose program is loaded and whose top-level code has run.
     pub fn new(mut vm: Vm, ctx: Rc<Box<dyn NativeObject>>, cfg: &crate::config::Config, dev: bool) -> VmEngine {
         let routes = vm.program().map(|p| p.routes.clone()).unwrap_or_default();
+        let used = vm.program().map(|p| used_request_names(p, cfg.underscores)).unwrap_or(0x7f);
         vm.limits.instruction_budget = cfg.instruction_budget;
         VmEngine {
             vm: tokio::sync::Mutex::new(SendGuarded(Guarded { vm, ctx, tasks: Default::default() })),
@@ -990,6 +1048,7 @@ impl VmEngine {
             underscores: cfg.underscores,
             dev,
             routes,
+            used,
             gil: None,
         }
     }
@@ -1164,7 +1223,7 @@ impl VmEngine {
             ParamValue::Float(f) => Value::Float(f),
         }).collect();
         let t = g.vm.start(&handler, args);
-        let locals = request_locals(&req, ctx_of_rc(&g.ctx));
+        let locals = request_locals(&req, ctx_of_rc(&g.ctx), self.used);
         for (name, value) in locals {
             if self.underscores {
                 if let Some(u) = UNDERSCORED.iter().find(|u| &u[1..] == name) {

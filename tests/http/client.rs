@@ -80,3 +80,78 @@ pub fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &st
     }
     exchange(addr, raw.as_bytes())
 }
+
+/// Run the `[[case]]` exchanges of a TOML file against `addr`; returns the failures.
+///
+/// A case: `name`; `request` (raw request head, `\n` becomes CRLF, `Connection: close` is added);
+/// optional `body` (Content-Length added) or `chunked_bytes` (a chunked body of that size);
+/// `repeat` (send N times, check the last); `expect` with `status`, `body` (exact), `contains`
+/// (list of substrings), `headers` (exact value, or `false` for absent).
+pub fn run_exchanges(addr: SocketAddr, file: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{file}: {e}"));
+    let doc: toml::Table = text.parse().unwrap_or_else(|e| panic!("{file}: {e}"));
+    let cases = doc["case"].as_array().expect("[[case]] list");
+    let mut failures = Vec::new();
+    for case in cases {
+        let name = case["name"].as_str().unwrap();
+        let mut raw = case["request"].as_str().unwrap().replace('\n', "\r\n");
+        raw.push_str("Connection: close\r\n");
+        let mut bytes = Vec::new();
+        if let Some(body) = case.get("body").and_then(|b| b.as_str()) {
+            raw.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+            bytes.extend_from_slice(raw.as_bytes());
+            bytes.extend_from_slice(body.as_bytes());
+        } else if let Some(n) = case.get("chunked_bytes").and_then(|b| b.as_integer()) {
+            raw.push_str("\r\n");
+            bytes.extend_from_slice(raw.as_bytes());
+            let chunk = vec![b'x'; 65536];
+            let mut left = n as usize;
+            while left > 0 {
+                let k = left.min(chunk.len());
+                bytes.extend_from_slice(format!("{k:x}\r\n").as_bytes());
+                bytes.extend_from_slice(&chunk[..k]);
+                bytes.extend_from_slice(b"\r\n");
+                left -= k;
+            }
+            bytes.extend_from_slice(b"0\r\n\r\n");
+        } else {
+            raw.push_str("\r\n");
+            bytes.extend_from_slice(raw.as_bytes());
+        }
+        let repeat = case.get("repeat").and_then(|r| r.as_integer()).unwrap_or(1).max(1);
+        let mut r = exchange(addr, &bytes);
+        for _ in 1..repeat {
+            r = exchange(addr, &bytes);
+        }
+        let expect = case["expect"].as_table().unwrap();
+        let mut problems = Vec::new();
+        if let Some(st) = expect.get("status").and_then(|s| s.as_integer()) {
+            if r.status as i64 != st {
+                problems.push(format!("status {} != {st} (body {:?})", r.status, r.text()));
+            }
+        }
+        if let Some(b) = expect.get("body").and_then(|s| s.as_str()) {
+            if r.text() != b {
+                problems.push(format!("body {:?} != {b:?}", r.text()));
+            }
+        }
+        for c in expect.get("contains").and_then(|c| c.as_array()).into_iter().flatten() {
+            let c = c.as_str().unwrap();
+            if !r.text().contains(c) {
+                problems.push(format!("body {:?} lacks {c:?}", r.text()));
+            }
+        }
+        for (h, v) in expect.get("headers").and_then(|h| h.as_table()).into_iter().flatten() {
+            match (v, r.header(h)) {
+                (toml::Value::Boolean(false), None) => {}
+                (toml::Value::Boolean(false), Some(got)) => problems.push(format!("header {h} should be absent, is {got:?}")),
+                (toml::Value::String(want), Some(got)) if got == want => {}
+                (want, got) => problems.push(format!("header {h}: {got:?} != {want}")),
+            }
+        }
+        if !problems.is_empty() {
+            failures.push(format!("{file}: {name}: {}", problems.join("; ")));
+        }
+    }
+    failures
+}

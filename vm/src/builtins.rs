@@ -104,6 +104,25 @@ const FUNCTIONS: &[(&str, NativeFnPtr)] = &[
     ("vars", bi_vars),
 ];
 
+macro_rules! ctors {
+    ($($ty:ident),*) => {
+        /// A native constructor for each callable built-in type.
+        fn ctor_for(ty: BuiltinType) -> Option<NativeFnPtr> {
+            match ty {
+                $(BuiltinType::$ty => {
+                    fn f(vm: &mut Vm, args: &[Value], kw: Kw) -> VmResult<Value> {
+                        construct_builtin(vm, BuiltinType::$ty, args, kw)
+                    }
+                    Some(f as NativeFnPtr)
+                })*
+                _ => None,
+            }
+        }
+    };
+}
+
+ctors!(Object, Int, Bool, Float, Str, Bytes, List, Tuple, Dict, Set, FrozenSet, Range, Type);
+
 fn new_class(name: &str, base: Option<Rc<Class>>, builtin: Option<BuiltinType>) -> Rc<Class> {
     Rc::new(Class {
         name: Rc::new(StrObj::new(name.to_string())),
@@ -124,6 +143,13 @@ pub fn install(vm: &mut Vm) {
     }
     for ty in NAMED_TYPES {
         if let Some(c) = vm.type_classes.get(ty) {
+            // `__new__` lets the interpreter's class call reach `construct_builtin`.
+            if let Some(f) = ctor_for(*ty) {
+                c.attrs.borrow_mut().insert(
+                    Rc::from("__new__"),
+                    Value::Native(Rc::new(NativeFunc { name: "__new__", func: f, bound: None, data: None })),
+                );
+            }
             vm.builtins.insert(Rc::from(c.name.s.as_str()), Value::Class(c.clone()));
         }
     }
@@ -374,6 +400,9 @@ pub fn construct_builtin(vm: &mut Vm, ty: BuiltinType, args: &[Value], kw: Kw) -
             Some(Value::Int(n)) => {
                 if *n < 0 {
                     return Err(Exc::value_error("negative count"));
+                }
+                if *n as u64 > vm.limits.max_size as u64 {
+                    return Err(Exc::limit(crate::error::LimitKind::Memory));
                 }
                 Value::Bytes(Rc::new(vec![0; *n as usize]))
             }
@@ -1275,4 +1304,63 @@ pub fn float_floor_to_int(f: f64) -> VmResult<Value> {
 #[allow(dead_code)]
 fn big_to_i64(b: &BigInt) -> Option<i64> {
     b.to_i64()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Host, HostCall, Limits};
+
+    struct TestHost(Rc<RefCell<String>>);
+    impl Host for TestHost {
+        fn write_stdout(&mut self, text: &str) {
+            self.0.borrow_mut().push_str(text);
+        }
+        fn now(&mut self) -> f64 {
+            0.0
+        }
+        fn monotonic(&mut self) -> f64 {
+            0.0
+        }
+        fn random_bytes(&mut self, buf: &mut [u8]) {
+            buf.fill(0)
+        }
+        fn env_var(&mut self, _name: &str) -> Option<String> {
+            None
+        }
+        fn env_vars(&mut self) -> Vec<(String, String)> {
+            Vec::new()
+        }
+        fn call_blocking(&mut self, _vm: &mut Vm, _call: HostCall) -> VmResult<Value> {
+            Ok(Value::None)
+        }
+    }
+
+    fn vm() -> (Vm, Rc<RefCell<String>>) {
+        let out = Rc::new(RefCell::new(String::new()));
+        (Vm::new(Box::new(TestHost(out.clone())), Limits::default()), out)
+    }
+
+    fn call(vm: &mut Vm, name: &str, args: &[Value]) -> VmResult<Value> {
+        let f = vm.builtins.get(name).cloned().expect("builtin");
+        vm.call_value(&f, args, &[])
+    }
+
+    #[test]
+    fn install_and_call() {
+        let (mut vm, out) = vm();
+        assert_eq!(vm.exc_classes.len(), ExcKind::ALL.len());
+        call(&mut vm, "print", &[Value::Int(1), Value::str("a"), Value::Float(0.5)]).unwrap();
+        assert_eq!(out.borrow().as_str(), "1 a 0.5\n");
+        let v = call(&mut vm, "int", &[Value::str(" 42 ")]).unwrap();
+        assert!(matches!(v, Value::Int(42)));
+        let l = Value::list(vec![Value::Int(3), Value::Int(1), Value::Int(2)]);
+        let s = call(&mut vm, "sorted", &[l]).unwrap();
+        assert_eq!(crate::format::repr(&mut vm, &s).unwrap(), "[1, 2, 3]");
+        let e = call(&mut vm, "int", &[Value::str("x")]).unwrap_err();
+        assert!(crate::ops::exc_is(&vm, &e, ExcKind::ValueError));
+        let ki = exception_instance(&mut vm, ExcKind::KeyError, "k");
+        assert_eq!(crate::format::to_str(&mut vm, &ki).unwrap(), "'k'");
+        assert_eq!(crate::format::repr(&mut vm, &ki).unwrap(), "KeyError('k')");
+    }
 }

@@ -158,7 +158,7 @@ pub fn repr_into(vm: &mut Vm, v: &Value, out: &mut String, seen: &mut Vec<usize>
         Value::Bool(true) => out.push_str("True"),
         Value::Bool(false) => out.push_str("False"),
         Value::Int(i) => push_int(out, *i),
-        Value::BigInt(b) => out.push_str(&b.to_string()),
+        Value::BigInt(b) => out.push_str(&crate::lib_num::big_to_decimal(b)?),
         Value::Float(x) => out.push_str(&float_repr(*x)),
         Value::Str(s) => str_repr_into(&s.s, out),
         Value::Bytes(b) => bytes_repr_into(b, out),
@@ -240,8 +240,8 @@ pub fn repr_into(vm: &mut Vm, v: &Value, out: &mut String, seen: &mut Vec<usize>
             }
             out.push(')');
         }
-        Value::Function(_) => {
-            let name = crate::ops::function_name(v);
+        Value::Function(c) => {
+            let name = c.qualname().to_string();
             out.push_str(&format!("<function {} at 0x{:x}>", name, identity(v)));
         }
         Value::Native(n) => match &n.bound {
@@ -503,6 +503,16 @@ struct Spec {
     ty: Option<char>,
 }
 
+/// Widths and precisions beyond this are refused (they could only build absurdly large strings).
+const MAX_WIDTH: usize = 1 << 24;
+
+fn parse_count(digits: &[char]) -> VmResult<usize> {
+    match digits.iter().collect::<String>().parse::<usize>() {
+        Ok(n) if n <= MAX_WIDTH => Ok(n),
+        _ => Err(Exc::value_error("Too many decimal digits in format string")),
+    }
+}
+
 fn parse_spec(spec: &str) -> VmResult<Spec> {
     let chars: Vec<char> = spec.chars().collect();
     let mut i = 0;
@@ -536,7 +546,7 @@ fn parse_spec(spec: &str) -> VmResult<Spec> {
         i += 1;
     }
     if i > start {
-        s.width = chars[start..i].iter().collect::<String>().parse().unwrap_or(0);
+        s.width = parse_count(&chars[start..i])?;
     }
     if i < chars.len() && matches!(chars[i], ',' | '_') {
         s.grouping = Some(chars[i]);
@@ -551,7 +561,7 @@ fn parse_spec(spec: &str) -> VmResult<Spec> {
         if i == start {
             return Err(Exc::value_error("Format specifier missing precision"));
         }
-        s.precision = Some(chars[start..i].iter().collect::<String>().parse().unwrap_or(0));
+        s.precision = Some(parse_count(&chars[start..i])?);
     }
     if i < chars.len() {
         s.ty = Some(chars[i]);
@@ -599,6 +609,23 @@ fn group_digits(int_part: &str, sep: char, every: usize) -> String {
     out
 }
 
+/// Group `digits`; with the `0` flag (and no explicit alignment) first pad them with zeros so
+/// that the grouped number fills the width, as CPython does (`format(7, '08,.2f')` → `0,007.00`).
+fn zero_grouped(s: &Spec, digits: &str, sep: char, every: usize, lead: usize, tail: usize) -> String {
+    let mut d = digits.to_string();
+    if s.zero && s.align.is_none() && s.fill.is_none() {
+        let need = s.width.saturating_sub(lead + tail);
+        loop {
+            let g = group_digits(&d, sep, every);
+            if g.len() >= need {
+                return g;
+            }
+            d.insert(0, '0');
+        }
+    }
+    group_digits(&d, sep, every)
+}
+
 fn sign_prefix(neg: bool, sign: Option<char>) -> &'static str {
     if neg {
         "-"
@@ -616,6 +643,12 @@ pub fn format_spec(vm: &mut Vm, v: &Value, spec: &str) -> VmResult<String> {
     if let Value::Instance(inst) = v {
         if let Some(f) = user_method(&inst.class, "__format__") {
             let r = vm.call_value(&f, &[v.clone(), Value::str(spec)], &[])?;
+            return to_str(vm, &r);
+        }
+    }
+    if let Value::Object(o) = v {
+        if let Some(f) = o.get_attr(vm, v, "__format__")? {
+            let r = vm.call_value(&f, &[Value::str(spec)], &[])?;
             return to_str(vm, &r);
         }
     }
@@ -706,7 +739,8 @@ fn format_int(v: &Value, s: &Spec) -> VmResult<String> {
             if g == ',' && ty != 'd' && ty != 'n' {
                 return Err(Exc::value_error(format!("Cannot specify ',' with '{}'.", ty)));
             }
-            group_digits(&digits, g, every)
+            let lead = sign_prefix(neg, s.sign).len() + if s.alt { prefix.len() } else { 0 };
+            zero_grouped(s, &digits, g, every, lead, 0)
         }
         None => digits,
     };
@@ -724,6 +758,14 @@ fn format_float(x: f64, s: &Spec, tyname: &str) -> VmResult<String> {
     let neg = x.is_sign_negative() && !x.is_nan();
     let a = x.abs();
     let ty = s.ty;
+    if let Some(t) = ty {
+        if !matches!(t, 'e' | 'E' | 'f' | 'F' | 'g' | 'G' | 'n' | '%') {
+            return Err(Exc::value_error(format!(
+                "Unknown format code '{}' for object of type '{}'",
+                t, tyname
+            )));
+        }
+    }
     let mut body: String;
     if !a.is_finite() {
         body = if a.is_nan() { "nan".into() } else { "inf".into() };
@@ -735,7 +777,13 @@ fn format_float(x: f64, s: &Spec, tyname: &str) -> VmResult<String> {
         }
     } else {
         body = match ty {
-            Some('f') | Some('F') => format!("{:.*}", s.precision.unwrap_or(6), a),
+            Some('f') | Some('F') => {
+                let mut r = format!("{:.*}", s.precision.unwrap_or(6), a);
+                if s.alt && s.precision == Some(0) {
+                    r.push('.');
+                }
+                r
+            }
             Some('%') => format!("{:.*}%", s.precision.unwrap_or(6), a * 100.0),
             Some('e') | Some('E') => {
                 let r = exp_format(a, s.precision.unwrap_or(6), s.alt);
@@ -761,7 +809,9 @@ fn format_float(x: f64, s: &Spec, tyname: &str) -> VmResult<String> {
         };
         if let Some(g) = s.grouping {
             let end = body.find(|c: char| !c.is_ascii_digit()).unwrap_or(body.len());
-            let grouped = group_digits(&body[..end], g, 3);
+            let lead = sign_prefix(neg, s.sign).len();
+            let tail = body[end..].chars().count();
+            let grouped = zero_grouped(s, &body[..end], g, 3, lead, tail);
             body = grouped + &body[end..];
         }
     }
@@ -806,6 +856,9 @@ fn general_format(a: f64, p: usize, alt: bool, keep_point: bool) -> String {
     if exp >= -4 && exp < p as i32 {
         let decimals = (p as i32 - 1 - exp).max(0) as usize;
         out = format!("{:.*}", decimals, a);
+        if alt && !out.contains('.') {
+            out.push('.');
+        }
         if !alt && out.contains('.') {
             while out.ends_with('0') {
                 out.pop();
@@ -914,6 +967,9 @@ pub fn percent_format(vm: &mut Vm, fmt: &str, args: &Value) -> VmResult<String> 
             if w < 0 {
                 spec.align = Some('<');
             }
+            if w.unsigned_abs() as usize > MAX_WIDTH {
+                return Err(Exc::value_error("width too big"));
+            }
             spec.width = w.unsigned_abs() as usize;
             i += 1;
         } else {
@@ -922,7 +978,7 @@ pub fn percent_format(vm: &mut Vm, fmt: &str, args: &Value) -> VmResult<String> 
                 i += 1;
             }
             if i > st {
-                spec.width = chars[st..i].iter().collect::<String>().parse().unwrap_or(0);
+                spec.width = parse_count(&chars[st..i])?;
             }
         }
         if i < chars.len() && chars[i] == '.' {
@@ -930,7 +986,8 @@ pub fn percent_format(vm: &mut Vm, fmt: &str, args: &Value) -> VmResult<String> 
             if i < chars.len() && chars[i] == '*' {
                 let p = next_arg(&mut argi)?;
                 spec.precision = Some(match p {
-                    Value::Int(n) if n >= 0 => n as usize,
+                    Value::Int(n) if n >= 0 && (n as usize) <= MAX_WIDTH => n as usize,
+                    Value::Int(n) if n >= 0 => return Err(Exc::value_error("precision too big")),
                     _ => 0,
                 });
                 i += 1;
@@ -939,7 +996,7 @@ pub fn percent_format(vm: &mut Vm, fmt: &str, args: &Value) -> VmResult<String> 
                 while i < chars.len() && chars[i].is_ascii_digit() {
                     i += 1;
                 }
-                spec.precision = Some(chars[st..i].iter().collect::<String>().parse().unwrap_or(0));
+                spec.precision = Some(if i > st { parse_count(&chars[st..i])? } else { 0 });
             }
         }
         while i < chars.len() && matches!(chars[i], 'h' | 'l' | 'L') {

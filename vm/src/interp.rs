@@ -741,7 +741,7 @@ fn pop_frame(vm: &mut Vm, task: &mut Task) -> Frame {
     let f = task.frames.pop().expect("frame");
     let nregs = f.closure.func.proto.nregs as usize;
     for v in &mut task.stack[f.base..f.base + nregs] {
-        *v = Value::None;
+        set_reg(v, Value::None);
     }
     let idx = task.frames.len();
     while task.handlers.last().is_some_and(|h| h.frame >= idx) {
@@ -881,7 +881,26 @@ pub(crate) fn format_traceback(vm: &mut Vm, exc: &Exc) -> String {
         ExcData::Limit(LimitKind::Memory) => return "MemoryError: size limit exceeded".to_string(),
     };
     let mut out = String::from("Traceback (most recent call last):\n");
+    // Like CPython, collapse runs of identical entries (deep recursion) after three.
+    let mut last: Option<&TraceEntry> = None;
+    let mut repeats = 0usize;
+    let flush = |out: &mut String, repeats: usize| {
+        if repeats > 3 {
+            let n = repeats - 3;
+            out.push_str(&format!("  [Previous line repeated {n} more time{}]\n", if n == 1 { "" } else { "s" }));
+        }
+    };
     for e in tb.iter().rev() {
+        if last.is_some_and(|l| l.file == e.file && l.line == e.line && l.function == e.function) {
+            repeats += 1;
+            if repeats > 3 {
+                continue;
+            }
+        } else {
+            flush(&mut out, repeats);
+            repeats = 1;
+        }
+        last = Some(e);
         out.push_str(&format!("  {}:{} in {}\n", e.file, e.line, e.function));
         if let Some(line) = source_line(vm, &e.file, e.line) {
             out.push_str("    ");
@@ -889,6 +908,7 @@ pub(crate) fn format_traceback(vm: &mut Vm, exc: &Exc) -> String {
             out.push('\n');
         }
     }
+    flush(&mut out, repeats);
     out.push_str(&head);
     out
 }
@@ -1142,6 +1162,31 @@ fn instance_method(vm: &mut Vm, obj: &Value, i: &Rc<Instance>, name: &str) -> Vm
 // ---------------------------------------------------------------------------------------------
 // The loop.
 
+/// Clone with the immediates inlined (the derived `clone` is an out-of-line call).
+#[inline(always)]
+fn fast_clone(v: &Value) -> Value {
+    match v {
+        Value::None => Value::None,
+        Value::Bool(b) => Value::Bool(*b),
+        Value::Int(i) => Value::Int(*i),
+        Value::Float(f) => Value::Float(*f),
+        _ => v.clone(),
+    }
+}
+
+/// Store into a register. Overwriting an immediate (the common case in arithmetic loops) needs no
+/// destructor call, so skip the out-of-line `drop_in_place`.
+#[inline(always)]
+fn set_reg(slot: &mut Value, v: Value) {
+    match slot {
+        Value::None | Value::Bool(_) | Value::Int(_) | Value::Float(_) => unsafe {
+            // SAFETY: the old value owns no heap memory, so not dropping it leaks nothing.
+            std::ptr::write(slot, v)
+        },
+        _ => *slot = v,
+    }
+}
+
 /// Run `task` until the frame at index `stop` returns (→ `Exit::Return`), a generator yields,
 /// or an exception leaves it. `can_suspend`: a host call may park the task (top-level task
 /// loops only); otherwise host calls are performed blocking.
@@ -1246,31 +1291,35 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
             let a = ins.a();
             match op {
                 Op::Move => {
-                    let v = r!(ins.b()).clone();
-                    r!(a) = v;
+                    let v = fast_clone(&r!(ins.b()));
+                    set_reg(&mut r!(a), v);
                 }
                 Op::LoadK => {
-                    r!(a) = k!(ins.bx()).clone();
+                    set_reg(&mut r!(a), fast_clone(&k!(ins.bx())));
                 }
                 Op::LoadInt => {
-                    r!(a) = Value::Int(ins.sbx());
+                    set_reg(&mut r!(a), Value::Int(ins.sbx()));
                 }
                 Op::LoadNone => {
                     for i in a..=a + ins.b() {
-                        r!(i) = Value::None;
+                        set_reg(&mut r!(i), Value::None);
                     }
                 }
-                Op::LoadTrue => r!(a) = Value::Bool(true),
-                Op::LoadFalse => r!(a) = Value::Bool(false),
+                Op::LoadTrue => set_reg(&mut r!(a), Value::Bool(true)),
+                Op::LoadFalse => set_reg(&mut r!(a), Value::Bool(false)),
                 Op::ExtraArg | Op::Nop => {}
                 Op::GetGlobal => {
                     let f = unsafe { &*func };
                     let bx = ins.bx();
-                    let v = f.ns.values.borrow().get(bx).cloned().flatten();
-                    r!(a) = match v {
+                    let v = match f.ns.values.borrow().get(bx) {
+                        Some(Some(v)) => Some(fast_clone(v)),
+                        _ => None,
+                    };
+                    let v = match v {
                         Some(v) => v,
                         None => tri!(lookup_builtin(vm, &f.ns.names[bx])),
                     };
+                    set_reg(&mut r!(a), v);
                 }
                 Op::SetGlobal => {
                     let f = unsafe { &*func };
@@ -1287,18 +1336,18 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
                 }
                 Op::GetBuiltin => {
                     let name = const_str(&k!(ins.bx()));
-                    r!(a) = tri!(lookup_builtin(vm, name));
+                    set_reg(&mut r!(a), tri!(lookup_builtin(vm, name)));
                 }
                 Op::MakeCell => {
                     let v = std::mem::take(&mut r!(a));
-                    r!(a) = Value::Cell(Rc::new(RefCell::new(v)));
+                    set_reg(&mut r!(a), Value::Cell(Rc::new(RefCell::new(v))));
                 }
                 Op::GetCell => {
                     let v = match &r!(ins.b()) {
                         Value::Cell(c) => c.borrow().clone(),
                         other => other.clone(),
                     };
-                    r!(a) = v;
+                    set_reg(&mut r!(a), v);
                 }
                 Op::SetCell => {
                     let v = r!(ins.b()).clone();
@@ -1307,13 +1356,13 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
                             let old = std::mem::replace(&mut *c.borrow_mut(), v);
                             drop(old);
                         }
-                        _ => r!(a) = v,
+                        _ => set_reg(&mut r!(a), v),
                     }
                 }
                 Op::GetUpval => {
                     let f = unsafe { &*task.frames.last().unwrap_unchecked().closure };
                     let v = f.upvals[ins.b()].borrow().clone();
-                    r!(a) = v;
+                    set_reg(&mut r!(a), v);
                 }
                 Op::SetUpval => {
                     let v = r!(a).clone();
@@ -1342,7 +1391,7 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
                     for i in 0..nd {
                         defaults.push(r!(a + 1 + i).clone());
                     }
-                    r!(a) = Value::Function(Rc::new(Closure { func: child, upvals, defaults }));
+                    set_reg(&mut r!(a), Value::Function(Rc::new(Closure { func: child, upvals, defaults })));
                 }
 
                 Op::Add | Op::Sub | Op::Mul => {
@@ -1352,7 +1401,7 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
                         Some(v) => v,
                         None => tri!(arith_slow(vm, aop, x, y)),
                     };
-                    r!(a) = v;
+                    set_reg(&mut r!(a), v);
                 }
                 Op::Div | Op::FloorDiv | Op::Mod | Op::Pow | Op::LShift | Op::RShift | Op::BitAnd | Op::BitOr
                 | Op::BitXor | Op::MatMul => {
@@ -1362,7 +1411,7 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
                         Some(v) => v,
                         None => tri!(arith_slow(vm, aop, x, y)),
                     };
-                    r!(a) = v;
+                    set_reg(&mut r!(a), v);
                 }
                 Op::AddI | Op::SubI => {
                     let imm = ins.sc();
@@ -1375,7 +1424,7 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
                         Some(v) => v,
                         None => tri!(arith_slow(vm, arith_of(op), x, &Value::Int(imm))),
                     };
-                    r!(a) = v;
+                    set_reg(&mut r!(a), v);
                 }
                 Op::Aug => {
                     let aop = Op::arith_op_from_code(ins.c() as u8).unwrap_or(ArithOp::Add);
@@ -1388,7 +1437,7 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
                             tri!(ops::arith_inplace(vm, aop, x, y))
                         }
                     };
-                    r!(a) = v;
+                    set_reg(&mut r!(a), v);
                 }
                 Op::Neg => {
                     let x = &r!(ins.b());
@@ -1397,19 +1446,19 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
                         Value::Float(f) => Value::Float(-f),
                         _ => tri!(ops::neg(vm, x)),
                     };
-                    r!(a) = v;
+                    set_reg(&mut r!(a), v);
                 }
                 Op::Pos => {
                     let v = tri!(ops::pos(vm, &r!(ins.b())));
-                    r!(a) = v;
+                    set_reg(&mut r!(a), v);
                 }
                 Op::Invert => {
                     let v = tri!(ops::invert(vm, &r!(ins.b())));
-                    r!(a) = v;
+                    set_reg(&mut r!(a), v);
                 }
                 Op::Not => {
                     let t = tri!(truthy(vm, &r!(ins.b())));
-                    r!(a) = Value::Bool(!t);
+                    set_reg(&mut r!(a), Value::Bool(!t));
                 }
 
                 Op::Eq | Op::Ne | Op::Lt | Op::Le | Op::Gt | Op::Ge => {
@@ -1419,15 +1468,15 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
                         Some(t) => t,
                         None => tri!(compare_slow(vm, cop, x, y)),
                     };
-                    r!(a) = Value::Bool(t);
+                    set_reg(&mut r!(a), Value::Bool(t));
                 }
                 Op::Is | Op::IsNot => {
                     let t = ops::is(&r!(ins.b()), &r!(ins.c()));
-                    r!(a) = Value::Bool(t == (op == Op::Is));
+                    set_reg(&mut r!(a), Value::Bool(t == (op == Op::Is)));
                 }
                 Op::In | Op::NotIn => {
                     let t = tri!(ops::contains(vm, &r!(ins.c()), &r!(ins.b())));
-                    r!(a) = Value::Bool(t == (op == Op::In));
+                    set_reg(&mut r!(a), Value::Bool(t == (op == Op::In)));
                 }
 
                 Op::Jmp => {
@@ -1480,20 +1529,20 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
                     let v = std::mem::take(&mut r!(a));
                     match v {
                         Value::Range(rg) => {
-                            r!(a) = Value::Int(rg.start);
-                            r!(a + 1) = Value::Int(rg.stop);
-                            r!(a + 2) = Value::Int(rg.step);
+                            set_reg(&mut r!(a), Value::Int(rg.start));
+                            set_reg(&mut r!(a + 1), Value::Int(rg.stop));
+                            set_reg(&mut r!(a + 2), Value::Int(rg.step));
                         }
                         Value::List(_) | Value::Tuple(_) => {
-                            r!(a) = v;
-                            r!(a + 1) = Value::Int(0);
-                            r!(a + 2) = Value::None;
+                            set_reg(&mut r!(a), v);
+                            set_reg(&mut r!(a + 1), Value::Int(0));
+                            set_reg(&mut r!(a + 2), Value::None);
                         }
                         other => {
                             let it = tri!(ops::iter(vm, &other));
-                            r!(a) = it;
-                            r!(a + 1) = Value::None;
-                            r!(a + 2) = Value::None;
+                            set_reg(&mut r!(a), it);
+                            set_reg(&mut r!(a + 1), Value::None);
+                            set_reg(&mut r!(a + 2), Value::None);
                         }
                     }
                 }
@@ -1510,8 +1559,8 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
                             let (i, stop) = (*i, *stop);
                             let more = if step > 0 { i < stop } else { i > stop };
                             if more {
-                                r!(a) = Value::Int(i.checked_add(step).unwrap_or(stop));
-                                r!(b) = Value::Int(i);
+                                set_reg(&mut r!(a), Value::Int(i.checked_add(step).unwrap_or(stop)));
+                                set_reg(&mut r!(b), Value::Int(i));
                             }
                             test!(more);
                         }
@@ -1525,8 +1574,8 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
                                 };
                                 match item {
                                     Some(v) => {
-                                        r!(b) = v;
-                                        r!(a + 1) = Value::Int(idx as i64 + 1);
+                                        set_reg(&mut r!(b), v);
+                                        set_reg(&mut r!(a + 1), Value::Int(idx as i64 + 1));
                                         test!(true);
                                     }
                                     None => test!(false),
@@ -1536,7 +1585,7 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
                                 let it = r!(a).clone();
                                 match tri!(iter_next(vm, &it)) {
                                     Some(v) => {
-                                        r!(b) = v;
+                                        set_reg(&mut r!(b), v);
                                         test!(true);
                                     }
                                     None => test!(false),
@@ -1547,13 +1596,13 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
                 }
                 Op::GetIter => {
                     let v = tri!(ops::iter(vm, &r!(ins.b())));
-                    r!(a) = v;
+                    set_reg(&mut r!(a), v);
                 }
                 Op::IterNext => {
                     let it = r!(a).clone();
                     match tri!(iter_next(vm, &it)) {
                         Some(v) => {
-                            r!(ins.b()) = v;
+                            set_reg(&mut r!(ins.b()), v);
                             test!(true);
                         }
                         None => test!(false),
@@ -1591,16 +1640,32 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
                             vm.depth += 1;
                             load_frame!();
                         }
+                        Value::Class(cls)
+                            if matches!(cls.builtin, Some(b) if !matches!(b, BuiltinType::Exc(_)))
+                                && !cls.attrs.borrow().contains_key("__new__") =>
+                        {
+                            let Some(bt) = cls.builtin else { continue };
+                            let args = unsafe { std::slice::from_raw_parts(regs.add(a + 1), nargs) };
+                            save_pc!();
+                            let r = crate::builtins::construct_builtin(vm, bt, args, &[]);
+                            for i in 0..nargs {
+                                set_reg(&mut r!(a + 1 + i), Value::None);
+                            }
+                            match r {
+                                Ok(v) => set_reg(&mut r!(a), v),
+                                Err(e) => break 'inner e,
+                            }
+                        }
                         Value::Native(n) if n.bound.is_none() && n.name != "staticmethod" => {
                             let func_ptr = n.func;
                             let args = unsafe { std::slice::from_raw_parts(regs.add(a + 1), nargs) };
                             save_pc!();
                             let r = func_ptr(vm, args, &[]);
                             for i in 0..nargs {
-                                r!(a + 1 + i) = Value::None;
+                                set_reg(&mut r!(a + 1 + i), Value::None);
                             }
                             match r {
-                                Ok(v) => r!(a) = v,
+                                Ok(v) => set_reg(&mut r!(a), v),
                                 Err(e) => break 'inner e,
                             }
                         }
@@ -1614,7 +1679,7 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
                             let ret = task.frames.last().map(|f| f.base + a).unwrap_or(0);
                             match tri!(invoke(vm, task, f, args, Vec::new(), ret)) {
                                 Some(v) => {
-                                    r!(a) = v;
+                                    set_reg(&mut r!(a), v);
                                 }
                                 None => {
                                     load_frame!();
@@ -1644,7 +1709,7 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
                     save_pc!();
                     let ret = task.frames.last().map(|f| f.base + a).unwrap_or(0);
                     match tri!(invoke(vm, task, f, args, kw, ret)) {
-                        Some(v) => r!(a) = v,
+                        Some(v) => set_reg(&mut r!(a), v),
                         None => load_frame!(),
                     }
                 }
@@ -1680,7 +1745,7 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
                     }
                     let ret = task.frames.last().map(|f| f.base + a).unwrap_or(0);
                     match tri!(invoke(vm, task, f, args, kw, ret)) {
-                        Some(v) => r!(a) = v,
+                        Some(v) => set_reg(&mut r!(a), v),
                         None => load_frame!(),
                     }
                 }
@@ -1695,7 +1760,7 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
                             if name == "append" {
                                 let v = std::mem::take(&mut r!(a + 1));
                                 l.borrow_mut().push(v);
-                                r!(a) = Value::None;
+                                set_reg(&mut r!(a), Value::None);
                                 continue;
                             }
                         }
@@ -1714,10 +1779,10 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
                             let args = unsafe { std::slice::from_raw_parts(regs.add(a + 1), nargs) };
                             let r = ops::call_method(vm, &obj, name, args, &[]);
                             for i in 0..nargs {
-                                r!(a + 1 + i) = Value::None;
+                                set_reg(&mut r!(a + 1 + i), Value::None);
                             }
                             match r {
-                                Ok(v) => r!(a) = v,
+                                Ok(v) => set_reg(&mut r!(a), v),
                                 Err(e) => break 'inner e,
                             }
                         }
@@ -1731,7 +1796,7 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
                             }
                             let ret = task.frames.last().map(|f| f.base + a).unwrap_or(0);
                             match tri!(invoke(vm, task, f, args, Vec::new(), ret)) {
-                                Some(v) => r!(a) = v,
+                                Some(v) => set_reg(&mut r!(a), v),
                                 None => load_frame!(),
                             }
                         }
@@ -1770,7 +1835,7 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
                     let kc = k8!(ins.c());
                     save_pc!();
                     let v = tri!(get_attr(vm, &r!(ins.b()), const_str(&k!(kc))));
-                    r!(a) = v;
+                    set_reg(&mut r!(a), v);
                 }
                 Op::SetAttr => {
                     let kb = k8!(ins.b());
@@ -1821,7 +1886,7 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
                             tri!(ops::get_item(vm, o, key))
                         }
                     };
-                    r!(a) = v;
+                    set_reg(&mut r!(a), v);
                 }
                 Op::SetItem => {
                     let v = r!(ins.c()).clone();
@@ -1847,14 +1912,14 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
                 Op::BuildSlice => {
                     let b = ins.b();
                     let v = ops::make_slice(r!(b).clone(), r!(b + 1).clone(), r!(b + 2).clone());
-                    r!(a) = v;
+                    set_reg(&mut r!(a), v);
                 }
                 Op::GetSuper => {
                     let kc = k8!(ins.c());
                     save_pc!();
                     let b = ins.b();
                     let v = tri!(super_attr(vm, &r!(b), &r!(b + 1), const_str(&k!(kc))));
-                    r!(a) = v;
+                    set_reg(&mut r!(a), v);
                 }
 
                 Op::BuildList | Op::BuildTuple => {
@@ -1863,7 +1928,7 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
                     for i in 0..c {
                         items.push(std::mem::take(&mut r!(b + i)));
                     }
-                    r!(a) = if op == Op::BuildList { Value::list(items) } else { Value::tuple(items) };
+                    set_reg(&mut r!(a), if op == Op::BuildList { Value::list(items) } else { Value::tuple(items) });
                 }
                 Op::BuildSet => {
                     let (b, c) = (ins.b(), ins.c());
@@ -1873,7 +1938,7 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
                         let v = std::mem::take(&mut r!(b + i));
                         set.insert(tri!(ops::hkey(vm, v)));
                     }
-                    r!(a) = Value::Set(Rc::new(RefCell::new(set)));
+                    set_reg(&mut r!(a), Value::Set(Rc::new(RefCell::new(set))));
                 }
                 Op::BuildDict => {
                     let (b, c) = (ins.b(), ins.c());
@@ -1884,7 +1949,7 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
                         let v = std::mem::take(&mut r!(b + 2 * i + 1));
                         d.insert(tri!(ops::hkey(vm, k)), v);
                     }
-                    r!(a) = Value::dict(d);
+                    set_reg(&mut r!(a), Value::dict(d));
                 }
                 Op::ListAppend => {
                     let v = std::mem::take(&mut r!(ins.b()));
@@ -1909,7 +1974,7 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
                         Value::List(l) => Value::tuple(l.borrow().clone()),
                         other => other.clone(),
                     };
-                    r!(a) = v;
+                    set_reg(&mut r!(a), v);
                 }
                 Op::SetAdd => {
                     save_pc!();
@@ -1963,7 +2028,7 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
                         break 'inner Exc::value_error(format!("too many values to unpack (expected {c})"));
                     }
                     for (i, v) in items.into_iter().enumerate() {
-                        r!(a + i) = v;
+                        set_reg(&mut r!(a + i), v);
                     }
                 }
                 Op::UnpackStar => {
@@ -1982,11 +2047,11 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
                     let tail = items.split_off(items.len() - after);
                     let mid = items.split_off(before);
                     for (i, v) in items.into_iter().enumerate() {
-                        r!(a + i) = v;
+                        set_reg(&mut r!(a + i), v);
                     }
-                    r!(a + before) = Value::list(mid);
+                    set_reg(&mut r!(a + before), Value::list(mid));
                     for (i, v) in tail.into_iter().enumerate() {
-                        r!(a + before + 1 + i) = v;
+                        set_reg(&mut r!(a + before + 1 + i), v);
                     }
                 }
 
@@ -2020,7 +2085,7 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
                             Value::str(converted.unwrap_or_default())
                         }
                     };
-                    r!(a) = s;
+                    set_reg(&mut r!(a), s);
                 }
                 Op::BuildString => {
                     let (b, c) = (ins.b(), ins.c());
@@ -2038,7 +2103,7 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
                     if vm.limits.max_size < out.len() {
                         break 'inner Exc::limit(LimitKind::Memory);
                     }
-                    r!(a) = Value::str(out);
+                    set_reg(&mut r!(a), Value::str(out));
                 }
 
                 Op::SetupExcept | Op::SetupFinally => {
@@ -2059,14 +2124,14 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
                         Some((_, e)) => tri!(exc_matches(e, &r!(ins.b()))),
                         None => false,
                     };
-                    r!(a) = Value::Bool(t);
+                    set_reg(&mut r!(a), Value::Bool(t));
                 }
                 Op::GetExc => {
                     let v = match task.caught.last_mut() {
                         Some((_, e)) => vm.exception_value(e),
                         None => Value::None,
                     };
-                    r!(a) = v;
+                    set_reg(&mut r!(a), v);
                 }
                 Op::EndExcept => {
                     task.caught.pop();
@@ -2133,13 +2198,13 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
                         }
                     };
                     let cls = Class { name, base, attrs: Default::default(), builtin: None };
-                    r!(a) = Value::Class(Rc::new(cls));
+                    set_reg(&mut r!(a), Value::Class(Rc::new(cls)));
                 }
                 Op::Import => {
                     save_pc!();
                     let name = const_str(&k!(ins.bx())).to_string();
                     let v = tri!(import_module(vm, &name));
-                    r!(a) = v;
+                    set_reg(&mut r!(a), v);
                 }
                 Op::ImportFrom => {
                     let kc = k8!(ins.c());
@@ -2159,12 +2224,12 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
                             );
                         }
                     };
-                    r!(a) = v;
+                    set_reg(&mut r!(a), v);
                 }
                 Op::LoadModule => {
                     save_pc!();
                     let v = tri!(load_module(vm, ins.bx()));
-                    r!(a) = v;
+                    set_reg(&mut r!(a), v);
                 }
                 Op::RegisterRoute => {
                     let v = r!(a).clone();

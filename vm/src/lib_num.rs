@@ -149,7 +149,7 @@ pub fn int_arith(op: ArithOp, x: i64, y: i64) -> VmResult<Value> {
             } else if y < 63 && (x << y) >> y == x {
                 Value::Int(x << y)
             } else {
-                if y > (1 << 32) {
+                if y > (1 << 28) {
                     return Err(Exc::new(ExcKind::OverflowError, "too many digits in integer"));
                 }
                 Value::from_bigint(BigInt::from(x) << (y as usize))
@@ -177,7 +177,7 @@ pub fn int_arith(op: ArithOp, x: i64, y: i64) -> VmResult<Value> {
 fn big_pow(base: &BigInt, exp: i64) -> VmResult<Value> {
     // Guard against results that cannot fit in memory.
     let bits = base.bits();
-    if bits > 1 && (bits as u128) * (exp as u128) > (1u128 << 34) {
+    if bits > 1 && (bits as u128) * (exp as u128) > (1u128 << 28) {
         return Err(Exc::new(ExcKind::MemoryError, ""));
     }
     Ok(Value::from_bigint(num_traits::pow::Pow::pow(base, exp as u64)))
@@ -247,7 +247,7 @@ pub fn big_arith(op: ArithOp, x: &BigInt, y: &BigInt) -> VmResult<Value> {
             if y.is_negative() {
                 return Err(Exc::value_error("negative shift count"));
             }
-            let n = y.to_usize().filter(|n| *n < (1 << 32)).ok_or_else(|| {
+            let n = y.to_usize().filter(|n| *n < (1 << 28)).ok_or_else(|| {
                 Exc::new(ExcKind::OverflowError, "too many digits in integer")
             })?;
             Value::from_bigint(x << n)
@@ -396,6 +396,26 @@ fn int_float_cmp(i: &BigInt, small: Option<i64>, f: f64) -> Option<Ordering> {
     }
 }
 
+/// CPython 3.11's default limit on decimal digits converted between `int` and `str`.
+pub const MAX_STR_DIGITS: usize = 4300;
+
+/// `str(big)` with CPython's digit limit.
+pub fn big_to_decimal(b: &BigInt) -> VmResult<String> {
+    // Cheap pre-check on the bit length (4300 digits ≈ 14284 bits).
+    if b.bits() > 14300 {
+        let s = b.to_string();
+        let n = s.trim_start_matches('-').len();
+        if n > MAX_STR_DIGITS {
+            return Err(Exc::value_error(format!(
+                "Exceeds the limit ({} digits) for integer string conversion; use sys.set_int_max_str_digits() to increase the limit",
+                MAX_STR_DIGITS
+            )));
+        }
+        return Ok(s);
+    }
+    Ok(b.to_string())
+}
+
 /// Parse an int literal the way `int(text, base)` does.
 pub fn parse_int(text: &str, base: u32) -> Option<Value> {
     let t = text.trim();
@@ -428,6 +448,9 @@ pub fn parse_int(text: &str, base: u32) -> Option<Value> {
     }
     let digits: String = t.chars().filter(|&c| c != '_').collect();
     if !digits.chars().all(|c| c.is_digit(base)) {
+        return None;
+    }
+    if base == 10 && digits.len() > MAX_STR_DIGITS {
         return None;
     }
     if digits.len() < 18 {

@@ -4,7 +4,7 @@
 use std::rc::Rc;
 
 use crate::error::{Exc, VmResult};
-use crate::methods::{arg, check_args, kwarg};
+use crate::methods::{arg, check_margs, kwarg};
 use crate::ops::type_name;
 use crate::value::{ExcKind, StrObj, Value};
 use crate::Vm;
@@ -177,6 +177,14 @@ fn is_line_break(c: char) -> bool {
     matches!(c, '\n' | '\r' | '\x0b' | '\x0c' | '\x1c' | '\x1d' | '\x1e' | '\u{85}' | '\u{2028}' | '\u{2029}')
 }
 
+/// Refuse results that would exceed the VM's maximum string size.
+fn check_width(vm: &Vm, w: i64) -> VmResult<()> {
+    if w > 0 && w as u64 > vm.limits.max_size as u64 {
+        return Err(Exc::limit(crate::error::LimitKind::Memory));
+    }
+    Ok(())
+}
+
 fn pad_str(s: &str, width: i64, fill: char, how: char) -> String {
     let n = s.chars().count() as i64;
     if width <= n {
@@ -281,7 +289,7 @@ fn prefix_match(
                     }
                     other => {
                         return Err(Exc::type_error(format!(
-                            "tuple for {}() must only contain str, not {}",
+                            "tuple for {} must only contain str, not {}",
                             meth,
                             type_name(other)
                         )))
@@ -291,7 +299,7 @@ fn prefix_match(
             Ok(false)
         }
         other => Err(Exc::type_error(format!(
-            "{}() first arg must be str or a tuple of str, not {}",
+            "{} first arg must be str or a tuple of str, not {}",
             meth,
             type_name(other)
         ))),
@@ -319,7 +327,7 @@ pub fn call(vm: &mut Vm, so: &Rc<StrObj>, name: &str, args: &[Value], kw: Kw) ->
     let s: &str = &so.s;
     let v = match name {
         "split" | "rsplit" => {
-            check_args(name, args, 0, 2)?;
+            check_margs("str", name, args, 0, 2)?;
             let sep = opt_str(arg(args, 0).or_else(|| kwarg(kw, "sep")), name, "argument 1")?;
             let maxsplit = int_arg(arg(args, 1).or_else(|| kwarg(kw, "maxsplit")), -1)?;
             let parts: Vec<Value> = match sep {
@@ -352,11 +360,11 @@ pub fn call(vm: &mut Vm, so: &Rc<StrObj>, name: &str, args: &[Value], kw: Kw) ->
             Value::list(parts)
         }
         "join" => {
-            check_args(name, args, 1, 1)?;
+            check_margs("str", name, args, 1, 1)?;
             join(vm, s, &args[0])?
         }
         "strip" | "lstrip" | "rstrip" => {
-            check_args(name, args, 0, 1)?;
+            check_margs("str", name, args, 0, 1)?;
             let chars = opt_str(arg(args, 0), name, "arg")?;
             let r = strip_chars(s, chars, name != "rstrip", name != "lstrip");
             if r.len() == s.len() {
@@ -366,15 +374,17 @@ pub fn call(vm: &mut Vm, so: &Rc<StrObj>, name: &str, args: &[Value], kw: Kw) ->
             }
         }
         "lower" | "casefold" => {
-            check_args(name, args, 0, 0)?;
+            check_margs("str", name, args, 0, 0)?;
             if s.is_ascii() {
                 Value::str(s.to_ascii_lowercase())
+            } else if name == "casefold" {
+                Value::str(s.to_lowercase().replace('ß', "ss").replace('ς', "σ"))
             } else {
                 Value::str(s.to_lowercase())
             }
         }
         "upper" => {
-            check_args(name, args, 0, 0)?;
+            check_margs("str", name, args, 0, 0)?;
             if s.is_ascii() {
                 Value::str(s.to_ascii_uppercase())
             } else {
@@ -407,7 +417,7 @@ pub fn call(vm: &mut Vm, so: &Rc<StrObj>, name: &str, args: &[Value], kw: Kw) ->
             Value::str(out)
         }
         "replace" => {
-            check_args(name, args, 2, 3)?;
+            check_margs("str", name, args, 2, 3)?;
             let old = need_str(&args[0], "replace")?;
             let new = match &args[1] {
                 Value::Str(x) => x.s.as_str(),
@@ -426,25 +436,25 @@ pub fn call(vm: &mut Vm, so: &Rc<StrObj>, name: &str, args: &[Value], kw: Kw) ->
             }
         }
         "startswith" | "endswith" => {
-            check_args(name, args, 1, 3)?;
+            check_margs("str", name, args, 1, 3)?;
             Value::Bool(prefix_match(s, &args[0], arg(args, 1), arg(args, 2), name, name == "endswith")?)
         }
         "find" | "rfind" => {
-            check_args(name, args, 1, 3)?;
+            check_margs("str", name, args, 1, 3)?;
             match find_impl(s, args, name, name == "rfind")? {
                 Some(i) => Value::Int(i as i64),
                 None => Value::Int(-1),
             }
         }
         "index" | "rindex" => {
-            check_args(name, args, 1, 3)?;
+            check_margs("str", name, args, 1, 3)?;
             match find_impl(s, args, name, name == "rindex")? {
                 Some(i) => Value::Int(i as i64),
                 None => return Err(Exc::value_error("substring not found")),
             }
         }
         "count" => {
-            check_args(name, args, 1, 3)?;
+            check_margs("str", name, args, 1, 3)?;
             let sub = need_str(&args[0], "count")?;
             let (a, b) = char_range(s, arg(args, 1), arg(args, 2))?;
             if a == usize::MAX {
@@ -456,7 +466,7 @@ pub fn call(vm: &mut Vm, so: &Rc<StrObj>, name: &str, args: &[Value], kw: Kw) ->
         }
         "format" => Value::str(crate::format::str_format(vm, s, args, kw)?),
         "format_map" => {
-            check_args(name, args, 1, 1)?;
+            check_margs("str", name, args, 1, 1)?;
             let kwv: Vec<(Rc<StrObj>, Value)> = match &args[0] {
                 Value::Dict(d) => d
                     .borrow()
@@ -471,7 +481,16 @@ pub fn call(vm: &mut Vm, so: &Rc<StrObj>, name: &str, args: &[Value], kw: Kw) ->
             Value::str(crate::format::str_format(vm, s, &[], &kwv)?)
         }
         "isdigit" | "isnumeric" | "isdecimal" => {
-            Value::Bool(!s.is_empty() && s.chars().all(|c| if name == "isdecimal" { c.is_ascii_digit() || (c.is_numeric() && c.to_digit(10).is_some()) } else { c.is_numeric() }))
+            // Without Unicode's Numeric_Type table: fractions, Roman numerals and the like are
+            // numeric but neither digits nor decimals; superscripts are digits, not decimals.
+            let fraction = |c: char| matches!(c as u32, 0xbc..=0xbe | 0x2150..=0x218f | 0x3007 | 0x4e00..=0x9fff);
+            let superscript = |c: char| matches!(c, '\u{b2}' | '\u{b3}' | '\u{b9}' | '\u{2070}'..='\u{2079}' | '\u{2080}'..='\u{2089}');
+            let ok = |c: char| match name {
+                "isnumeric" => c.is_numeric(),
+                "isdigit" => c.is_ascii_digit() || (c.is_numeric() && !fraction(c)),
+                _ => c.is_ascii_digit() || (c.is_numeric() && !fraction(c) && !superscript(c)),
+            };
+            Value::Bool(!s.is_empty() && s.chars().all(ok))
         }
         "isalpha" => Value::Bool(!s.is_empty() && s.chars().all(char::is_alphabetic)),
         "isalnum" => Value::Bool(!s.is_empty() && s.chars().all(char::is_alphanumeric)),
@@ -512,8 +531,9 @@ pub fn call(vm: &mut Vm, so: &Rc<StrObj>, name: &str, args: &[Value], kw: Kw) ->
             })
         }
         "zfill" => {
-            check_args(name, args, 1, 1)?;
+            check_margs("str", name, args, 1, 1)?;
             let w = crate::ops::as_index(&args[0])?;
+            check_width(vm, w)?;
             let n = s.chars().count() as i64;
             if w <= n {
                 Value::Str(so.clone())
@@ -527,8 +547,9 @@ pub fn call(vm: &mut Vm, so: &Rc<StrObj>, name: &str, args: &[Value], kw: Kw) ->
             }
         }
         "center" | "ljust" | "rjust" => {
-            check_args(name, args, 1, 2)?;
+            check_margs("str", name, args, 1, 2)?;
             let w = crate::ops::as_index(&args[0])?;
+            check_width(vm, w)?;
             let fill = fill_arg(arg(args, 1), name)?;
             let how = match name {
                 "ljust" => '<',
@@ -601,7 +622,7 @@ pub fn call(vm: &mut Vm, so: &Rc<StrObj>, name: &str, args: &[Value], kw: Kw) ->
             Value::Bytes(Rc::new(bytes))
         }
         "partition" | "rpartition" => {
-            check_args(name, args, 1, 1)?;
+            check_margs("str", name, args, 1, 1)?;
             let sep = need_str(&args[0], name)?;
             if sep.is_empty() {
                 return Err(Exc::value_error("empty separator"));
@@ -616,6 +637,7 @@ pub fn call(vm: &mut Vm, so: &Rc<StrObj>, name: &str, args: &[Value], kw: Kw) ->
         }
         "expandtabs" => {
             let ts = int_arg(arg(args, 0).or_else(|| kwarg(kw, "tabsize")), 8)?;
+            check_width(vm, ts.saturating_mul(s.len() as i64))?;
             let mut out = String::new();
             let mut col = 0i64;
             for c in s.chars() {
@@ -640,7 +662,7 @@ pub fn call(vm: &mut Vm, so: &Rc<StrObj>, name: &str, args: &[Value], kw: Kw) ->
             Value::str(out)
         }
         "removeprefix" => {
-            check_args(name, args, 1, 1)?;
+            check_margs("str", name, args, 1, 1)?;
             let p = need_str(&args[0], name)?;
             match s.strip_prefix(p) {
                 Some(r) if !p.is_empty() => Value::str(r),
@@ -648,7 +670,7 @@ pub fn call(vm: &mut Vm, so: &Rc<StrObj>, name: &str, args: &[Value], kw: Kw) ->
             }
         }
         "removesuffix" => {
-            check_args(name, args, 1, 1)?;
+            check_margs("str", name, args, 1, 1)?;
             let p = need_str(&args[0], name)?;
             match s.strip_suffix(p) {
                 Some(r) if !p.is_empty() => Value::str(r),
@@ -713,7 +735,7 @@ pub fn call_bytes(vm: &mut Vm, b: &Rc<Vec<u8>>, name: &str, args: &[Value], kw: 
             Value::str(s)
         }
         "startswith" | "endswith" => {
-            check_args(name, args, 1, 1)?;
+            check_margs("str", name, args, 1, 1)?;
             let p = match &args[0] {
                 Value::Bytes(p) => p.clone(),
                 other => {
@@ -727,7 +749,7 @@ pub fn call_bytes(vm: &mut Vm, b: &Rc<Vec<u8>>, name: &str, args: &[Value], kw: 
             Value::Bool(if name == "startswith" { b.starts_with(&p) } else { b.ends_with(&p) })
         }
         "count" | "find" | "index" => {
-            check_args(name, args, 1, 1)?;
+            check_margs("str", name, args, 1, 1)?;
             let p: Vec<u8> = match &args[0] {
                 Value::Bytes(p) => p.as_ref().clone(),
                 Value::Int(i) => vec![*i as u8],

@@ -27,7 +27,7 @@ pub fn kwarg<'a>(kw: &'a [(Rc<StrObj>, Value)], name: &str) -> Option<&'a Value>
     kw.iter().find(|(k, _)| k.s == name).map(|(_, v)| v)
 }
 
-/// Check the positional argument count of method `name`.
+/// Check the positional argument count of built-in function `name`.
 pub fn check_args(name: &str, args: &[Value], min: usize, max: usize) -> VmResult<()> {
     let n = args.len();
     if n >= min && n <= max {
@@ -37,13 +37,27 @@ pub fn check_args(name: &str, args: &[Value], min: usize, max: usize) -> VmResul
         match min {
             0 => format!("{}() takes no arguments ({} given)", name, n),
             1 => format!("{}() takes exactly one argument ({} given)", name, n),
-            _ => format!("{}() takes exactly {} arguments ({} given)", name, min, n),
+            _ => format!("{} expected {} arguments, got {}", name, min, n),
         }
     } else if n < min {
         format!("{} expected at least {} argument{}, got {}", name, min, if min == 1 { "" } else { "s" }, n)
     } else {
         format!("{} expected at most {} argument{}, got {}", name, max, if max == 1 { "" } else { "s" }, n)
     }))
+}
+
+/// Check the positional argument count of method `name` of type `ty` (CPython words the
+/// no-argument and one-argument cases with the qualified name).
+#[inline]
+pub fn check_margs(ty: &str, name: &str, args: &[Value], min: usize, max: usize) -> VmResult<()> {
+    let n = args.len();
+    if n >= min && n <= max {
+        return Ok(());
+    }
+    if min == max && min <= 1 {
+        return check_args(&format!("{}.{}", ty, name), args, min, max);
+    }
+    check_args(name, args, min, max)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -212,7 +226,7 @@ fn not_in_list_msg(vm: &mut Vm, x: &Value) -> VmResult<Exc> {
 fn list_method(vm: &mut Vm, l: &Rc<RefCell<Vec<Value>>>, obj: &Value, name: &str, args: &[Value], kw: Kw) -> VmResult<Option<Value>> {
     let v = match name {
         "append" => {
-            check_args(name, args, 1, 1)?;
+            check_margs("list", name, args, 1, 1)?;
             let mut lb = l.borrow_mut();
             if lb.len() >= vm.limits.max_size {
                 return Err(Exc::limit(crate::error::LimitKind::Memory));
@@ -221,7 +235,7 @@ fn list_method(vm: &mut Vm, l: &Rc<RefCell<Vec<Value>>>, obj: &Value, name: &str
             Value::None
         }
         "extend" => {
-            check_args(name, args, 1, 1)?;
+            check_margs("list", name, args, 1, 1)?;
             let items = match &args[0] {
                 Value::List(o) if Rc::ptr_eq(o, l) => l.borrow().clone(),
                 other => ops::collect(vm, other)?,
@@ -234,7 +248,7 @@ fn list_method(vm: &mut Vm, l: &Rc<RefCell<Vec<Value>>>, obj: &Value, name: &str
             Value::None
         }
         "insert" => {
-            check_args(name, args, 2, 2)?;
+            check_margs("list", name, args, 2, 2)?;
             let i = ops::as_index(&args[0])?;
             let mut lb = l.borrow_mut();
             let n = lb.len() as i64;
@@ -243,7 +257,7 @@ fn list_method(vm: &mut Vm, l: &Rc<RefCell<Vec<Value>>>, obj: &Value, name: &str
             Value::None
         }
         "pop" => {
-            check_args(name, args, 0, 1)?;
+            check_margs("list", name, args, 0, 1)?;
             let mut lb = l.borrow_mut();
             if lb.is_empty() {
                 return Err(Exc::index_error("pop from empty list"));
@@ -262,7 +276,7 @@ fn list_method(vm: &mut Vm, l: &Rc<RefCell<Vec<Value>>>, obj: &Value, name: &str
             }
         }
         "remove" => {
-            check_args(name, args, 1, 1)?;
+            check_margs("list", name, args, 1, 1)?;
             let mut i = 0;
             loop {
                 let item = match l.borrow().get(i) {
@@ -281,7 +295,7 @@ fn list_method(vm: &mut Vm, l: &Rc<RefCell<Vec<Value>>>, obj: &Value, name: &str
             Value::None
         }
         "index" => {
-            check_args(name, args, 1, 3)?;
+            check_margs("list", name, args, 1, 3)?;
             let n = l.borrow().len() as i64;
             let (start, end) = seq_bounds(args.get(1), args.get(2), n)?;
             let mut i = start;
@@ -298,7 +312,7 @@ fn list_method(vm: &mut Vm, l: &Rc<RefCell<Vec<Value>>>, obj: &Value, name: &str
             return Err(not_in_list_msg(vm, &args[0])?);
         }
         "count" => {
-            check_args(name, args, 1, 1)?;
+            check_margs("list", name, args, 1, 1)?;
             let items = l.borrow().clone();
             let mut n = 0;
             for x in items.iter() {
@@ -329,16 +343,16 @@ fn list_method(vm: &mut Vm, l: &Rc<RefCell<Vec<Value>>>, obj: &Value, name: &str
             Value::None
         }
         "reverse" => {
-            check_args(name, args, 0, 0)?;
+            check_margs("list", name, args, 0, 0)?;
             l.borrow_mut().reverse();
             Value::None
         }
         "copy" => {
-            check_args(name, args, 0, 0)?;
+            check_margs("list", name, args, 0, 0)?;
             Value::list(l.borrow().clone())
         }
         "clear" => {
-            check_args(name, args, 0, 0)?;
+            check_margs("list", name, args, 0, 0)?;
             let old = std::mem::take(&mut *l.borrow_mut());
             drop(old);
             Value::None
@@ -564,8 +578,8 @@ pub fn dict_update(vm: &mut Vm, d: &Rc<RefCell<Dict>>, other: &Value) -> VmResul
 fn dict_method(vm: &mut Vm, d: &Rc<RefCell<Dict>>, name: &str, args: &[Value], kw: Kw) -> VmResult<Option<Value>> {
     let v = match name {
         "get" => {
-            check_args(name, args, 1, 2)?;
-            let k = ops::hkey(vm, args[0].clone())?;
+            check_margs("dict", name, args, 1, 2)?;
+            let k = ops::dict_key(vm, d, args[0].clone())?;
             let found = d.borrow().get(&k).cloned();
             match found {
                 Some(v) => v,
@@ -576,8 +590,8 @@ fn dict_method(vm: &mut Vm, d: &Rc<RefCell<Dict>>, name: &str, args: &[Value], k
         "values" => view(d, ViewKind::Values),
         "items" => view(d, ViewKind::Items),
         "pop" => {
-            check_args(name, args, 1, 2)?;
-            let k = ops::hkey(vm, args[0].clone())?;
+            check_margs("dict", name, args, 1, 2)?;
+            let k = ops::dict_key(vm, d, args[0].clone())?;
             let removed = d.borrow_mut().shift_remove(&k);
             match removed {
                 Some(v) => v,
@@ -588,7 +602,7 @@ fn dict_method(vm: &mut Vm, d: &Rc<RefCell<Dict>>, name: &str, args: &[Value], k
             }
         }
         "popitem" => {
-            check_args(name, args, 0, 0)?;
+            check_margs("dict", name, args, 0, 0)?;
             let popped = d.borrow_mut().pop();
             match popped {
                 Some((k, v)) => Value::tuple(vec![k.0, v]),
@@ -596,14 +610,14 @@ fn dict_method(vm: &mut Vm, d: &Rc<RefCell<Dict>>, name: &str, args: &[Value], k
             }
         }
         "setdefault" => {
-            check_args(name, args, 1, 2)?;
-            let k = ops::hkey(vm, args[0].clone())?;
+            check_margs("dict", name, args, 1, 2)?;
+            let k = ops::dict_key(vm, d, args[0].clone())?;
             let dflt = args.get(1).cloned().unwrap_or(Value::None);
             let mut db = d.borrow_mut();
             db.entry(k).or_insert(dflt).clone()
         }
         "update" => {
-            check_args(name, args, 0, 1)?;
+            check_margs("dict", name, args, 0, 1)?;
             if let Some(o) = args.first() {
                 dict_update(vm, d, o)?;
             }
@@ -619,7 +633,7 @@ fn dict_method(vm: &mut Vm, d: &Rc<RefCell<Dict>>, name: &str, args: &[Value], k
             Value::None
         }
         "fromkeys" => {
-            check_args(name, args, 1, 2)?;
+            check_margs("dict", name, args, 1, 2)?;
             dict_fromkeys(vm, &args[0], args.get(1).cloned().unwrap_or(Value::None))?
         }
         _ => return Ok(None),
@@ -651,14 +665,14 @@ fn set_method(vm: &mut Vm, obj: &Value, name: &str, args: &[Value]) -> VmResult<
             // Mutating methods first (they need the cell).
             match name {
                 "add" => {
-                    check_args(name, args, 1, 1)?;
-                    let k = ops::hkey(vm, args[0].clone())?;
+                    check_margs("set", name, args, 1, 1)?;
+                    let k = ops::set_key_in(vm, s, args[0].clone())?;
                     s.borrow_mut().insert(k);
                     return Ok(Some(Value::None));
                 }
                 "remove" => {
-                    check_args(name, args, 1, 1)?;
-                    let k = ops::hkey(vm, args[0].clone())?;
+                    check_margs("set", name, args, 1, 1)?;
+                    let k = ops::set_key_in(vm, s, args[0].clone())?;
                     let removed = s.borrow_mut().shift_remove(&k);
                     if !removed {
                         return Err(ops::key_error(vm, args[0].clone()));
@@ -666,13 +680,13 @@ fn set_method(vm: &mut Vm, obj: &Value, name: &str, args: &[Value]) -> VmResult<
                     return Ok(Some(Value::None));
                 }
                 "discard" => {
-                    check_args(name, args, 1, 1)?;
-                    let k = ops::hkey(vm, args[0].clone())?;
+                    check_margs("set", name, args, 1, 1)?;
+                    let k = ops::set_key_in(vm, s, args[0].clone())?;
                     s.borrow_mut().shift_remove(&k);
                     return Ok(Some(Value::None));
                 }
                 "pop" => {
-                    check_args(name, args, 0, 0)?;
+                    check_margs("set", name, args, 0, 0)?;
                     let first = s.borrow_mut().shift_remove_index(0);
                     return match first {
                         Some(k) => Ok(Some(k.0)),
@@ -748,7 +762,7 @@ fn set_method(vm: &mut Vm, obj: &Value, name: &str, args: &[Value]) -> VmResult<
             wrap(r)
         }
         "symmetric_difference" => {
-            check_args(name, args, 1, 1)?;
+            check_margs("set", name, args, 1, 1)?;
             let o = to_set(vm, &args[0])?;
             let mut r: Set = this.iter().filter(|k| !o.contains(*k)).cloned().collect();
             for k in o {
@@ -759,17 +773,17 @@ fn set_method(vm: &mut Vm, obj: &Value, name: &str, args: &[Value]) -> VmResult<
             wrap(r)
         }
         "issubset" => {
-            check_args(name, args, 1, 1)?;
+            check_margs("set", name, args, 1, 1)?;
             let o = to_set(vm, &args[0])?;
             Value::Bool(this.iter().all(|k| o.contains(k)))
         }
         "issuperset" => {
-            check_args(name, args, 1, 1)?;
+            check_margs("set", name, args, 1, 1)?;
             let o = to_set(vm, &args[0])?;
             Value::Bool(o.iter().all(|k| this.contains(k)))
         }
         "isdisjoint" => {
-            check_args(name, args, 1, 1)?;
+            check_margs("set", name, args, 1, 1)?;
             let o = to_set(vm, &args[0])?;
             Value::Bool(!this.iter().any(|k| o.contains(k)))
         }
@@ -791,7 +805,7 @@ fn set_method(vm: &mut Vm, obj: &Value, name: &str, args: &[Value]) -> VmResult<
 fn tuple_method(vm: &mut Vm, t: &Rc<Vec<Value>>, name: &str, args: &[Value]) -> VmResult<Option<Value>> {
     let v = match name {
         "index" => {
-            check_args(name, args, 1, 3)?;
+            check_margs("tuple", name, args, 1, 3)?;
             let (start, end) = seq_bounds(args.get(1), args.get(2), t.len() as i64)?;
             for i in start..end {
                 let x = &t[i as usize];
@@ -802,7 +816,7 @@ fn tuple_method(vm: &mut Vm, t: &Rc<Vec<Value>>, name: &str, args: &[Value]) -> 
             return Err(Exc::value_error("tuple.index(x): x not in tuple"));
         }
         "count" => {
-            check_args(name, args, 1, 1)?;
+            check_margs("tuple", name, args, 1, 1)?;
             let mut n = 0;
             for x in t.iter() {
                 if ops::is(x, &args[0]) || ops::eq(vm, x, &args[0])? {

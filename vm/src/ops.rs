@@ -322,6 +322,12 @@ pub fn call_dunder(vm: &mut Vm, obj: &Value, name: &str, args: &[Value]) -> VmRe
             return vm.call_value(&f, &full, &[]).map(Some);
         }
     }
+    if let Value::Object(o) = obj {
+        // Native objects expose their dunders as bound methods through `get_attr`.
+        if let Some(f) = o.get_attr(vm, obj, name)? {
+            return vm.call_value(&f, args, &[]).map(Some);
+        }
+    }
     Ok(None)
 }
 
@@ -379,7 +385,13 @@ pub fn truthy(vm: &mut Vm, v: &Value) -> VmResult<bool> {
         }
         Value::Object(_) => match as_view(v) {
             Some(view) => !view.dict.borrow().is_empty(),
-            None => true,
+            None => match call_dunder(vm, v, "__bool__", &[])? {
+                Some(r) => truthy(vm, &r)?,
+                None => match call_dunder(vm, v, "__len__", &[])? {
+                    Some(Value::Int(n)) => n != 0,
+                    _ => true,
+                },
+            },
         },
         Value::Cell(c) => {
             let inner = c.borrow().clone();
@@ -437,7 +449,7 @@ fn repeat_count(vm: &Vm, n: &Value, item_len: usize) -> VmResult<usize> {
     }
     let n = n as usize;
     if item_len.saturating_mul(n) > vm.limits.max_size {
-        return Err(Exc::new(ExcKind::MemoryError, ""));
+        return Err(Exc::limit(crate::error::LimitKind::Memory));
     }
     Ok(n)
 }
@@ -583,16 +595,16 @@ fn arith_slow(vm: &mut Vm, op: ArithOp, a: &Value, b: &Value) -> VmResult<Value>
         }
         _ => {}
     }
-    // User classes.
+    // User classes and native objects.
     let (name, rname, _) = arith_dunders(op);
-    if matches!(a, Value::Instance(_)) {
+    if matches!(a, Value::Instance(_) | Value::Object(_)) {
         if let Some(r) = call_dunder(vm, a, name, &[b.clone()])? {
             if !is_not_implemented(&r) {
                 return Ok(r);
             }
         }
     }
-    if matches!(b, Value::Instance(_)) {
+    if matches!(b, Value::Instance(_) | Value::Object(_)) {
         if let Some(r) = call_dunder(vm, b, rname, &[a.clone()])? {
             if !is_not_implemented(&r) {
                 return Ok(r);
@@ -990,15 +1002,15 @@ pub fn contains(vm: &mut Vm, container: &Value, item: &Value) -> VmResult<bool> 
             ))),
         },
         Value::Dict(d) => {
-            let k = hkey(vm, item.clone())?;
+            let k = dict_key(vm, d, item.clone())?;
             Ok(d.borrow().contains_key(&k))
         }
         Value::Set(s) => {
-            let k = hkey(vm, item.clone())?;
+            let k = set_key_in(vm, s, item.clone())?;
             Ok(s.borrow().contains(&k))
         }
         Value::FrozenSet(s) => {
-            let k = hkey(vm, item.clone())?;
+            let k = set_key(vm, s, item.clone())?;
             Ok(s.contains(&k))
         }
         Value::List(l) => {
@@ -1241,7 +1253,7 @@ pub fn get_item(vm: &mut Vm, obj: &Value, key: &Value) -> VmResult<Value> {
                 }
                 return Err(key_error(vm, key.clone()));
             }
-            let k = hkey(vm, key.clone())?;
+            let k = dict_key(vm, d, key.clone())?;
             let found = d.borrow().get(&k).cloned();
             match found {
                 Some(v) => Ok(v),
@@ -1346,7 +1358,7 @@ pub fn set_item(vm: &mut Vm, obj: &Value, key: &Value, value: Value) -> VmResult
                 d.borrow_mut().insert(HKey(key.clone()), value);
                 return Ok(());
             }
-            let k = hkey(vm, key.clone())?;
+            let k = dict_key(vm, d, key.clone())?;
             d.borrow_mut().insert(k, value);
             Ok(())
         }
@@ -1405,7 +1417,7 @@ pub fn set_item(vm: &mut Vm, obj: &Value, key: &Value, value: Value) -> VmResult
 pub fn del_item(vm: &mut Vm, obj: &Value, key: &Value) -> VmResult<()> {
     match obj {
         Value::Dict(d) => {
-            let k = hkey(vm, key.clone())?;
+            let k = dict_key(vm, d, key.clone())?;
             let removed = d.borrow_mut().shift_remove(&k);
             match removed {
                 Some(_) => Ok(()),
@@ -1460,6 +1472,11 @@ pub fn make_slice(lo: Value, hi: Value, step: Value) -> Value {
 
 /// Bind a value found on a class to an instance (functions become bound methods).
 fn bind(vm: &mut Vm, found: Value, receiver: &Value) -> VmResult<Value> {
+    if let Value::Native(_) = &found {
+        if crate::code::staticmethod_func(&found).is_some() || crate::code::property_getter(&found).is_some() {
+            return crate::lib_glue::bind_descriptor(vm, found, receiver);
+        }
+    }
     match found {
         Value::Function(_) | Value::Native(_) => {
             if let Value::Native(n) = &found {
@@ -1981,6 +1998,73 @@ pub fn hkey(vm: &mut Vm, v: Value) -> VmResult<HKey> {
             Ok(HKey(v))
         }
     }
+}
+
+/// Whether `v` is an instance whose class defines `__hash__`: such keys hash by identity in
+/// `HKey` (which cannot call user code), so lookups first look for an equal stored key.
+fn user_hashed(v: &Value) -> bool {
+    match v {
+        Value::Instance(i) => {
+            i.class.lookup("__eq__").is_some() && i.class.lookup("__hash__").is_some_and(|h| !h.is_none())
+        }
+        _ => false,
+    }
+}
+
+/// Among `candidates`, the stored key equal (by `__hash__` and `__eq__`) to `key`.
+fn find_equal_key(vm: &mut Vm, key: &Value, candidates: Vec<Value>) -> VmResult<Option<Value>> {
+    if candidates.is_empty() {
+        return Ok(None);
+    }
+    let h = hash_value(vm, key)?;
+    for c in candidates {
+        if !user_hashed(&c) {
+            continue;
+        }
+        let hc = hash_value(vm, &c)?;
+        if eq(vm, &hc, &h)? && eq(vm, &c, key)? {
+            return Ok(Some(c));
+        }
+    }
+    Ok(None)
+}
+
+/// `hkey` for a lookup in dict `d` (honours user `__hash__`/`__eq__`).
+pub fn dict_key(vm: &mut Vm, d: &Rc<RefCell<Dict>>, v: Value) -> VmResult<HKey> {
+    let k = hkey(vm, v)?;
+    if user_hashed(&k.0) && !d.borrow().contains_key(&k) {
+        let cands: Vec<Value> =
+            d.borrow().keys().filter(|c| matches!(c.0, Value::Instance(_))).map(|c| c.0.clone()).collect();
+        if let Some(c) = find_equal_key(vm, &k.0, cands)? {
+            return Ok(HKey(c));
+        }
+    }
+    Ok(k)
+}
+
+/// `hkey` for a lookup in a set (honours user `__hash__`/`__eq__`).
+pub fn set_key(vm: &mut Vm, s: &Set, v: Value) -> VmResult<HKey> {
+    let k = hkey(vm, v)?;
+    if user_hashed(&k.0) && !s.contains(&k) {
+        let cands: Vec<Value> = s.iter().filter(|c| matches!(c.0, Value::Instance(_))).map(|c| c.0.clone()).collect();
+        if let Some(c) = find_equal_key(vm, &k.0, cands)? {
+            return Ok(HKey(c));
+        }
+    }
+    Ok(k)
+}
+
+/// `set_key` for a mutable set (no borrow held while user code runs).
+pub fn set_key_in(vm: &mut Vm, s: &RefCell<Set>, v: Value) -> VmResult<HKey> {
+    let k = hkey(vm, v)?;
+    if user_hashed(&k.0) && !s.borrow().contains(&k) {
+        let cands: Vec<Value> =
+            s.borrow().iter().filter(|c| matches!(c.0, Value::Instance(_))).map(|c| c.0.clone()).collect();
+        if let Some(c) = find_equal_key(vm, &k.0, cands)? {
+            return Ok(HKey(c));
+        }
+    }
+    Ok(k)
 }
 
 /// Python's `hash(v)`.

@@ -129,7 +129,8 @@ fn deep_recursion_is_recursion_error() {
     let e = vm.run_main().unwrap_err();
     let tb = vm.format_traceback(&e);
     assert!(tb.contains("RecursionError: maximum recursion depth exceeded"), "{tb}");
-    assert!(tb.contains("line 6, in fib"), "{tb}");
+    assert!(tb.contains("fib.ask:6 in fib"), "{tb}");
+    assert!(tb.contains("[Previous line repeated"), "{tb}");
 }
 
 /// s = 0; for i in range(n): s += i * i; return s

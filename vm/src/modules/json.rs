@@ -201,10 +201,7 @@ impl Encoder {
     fn float(&mut self, f: f64) -> VmResult<()> {
         if !f.is_finite() {
             if !self.opts.allow_nan {
-                return Err(Exc::value_error(format!(
-                    "Out of range float values are not JSON compliant: {}",
-                    float_repr(f)
-                )));
+                return Err(Exc::value_error("Out of range float values are not JSON compliant"));
             }
             self.out.push_str(if f.is_nan() {
                 "NaN"

@@ -255,7 +255,7 @@ pub fn helper_value(vm: &mut Vm) -> VmResult<Value> {
 
 fn new_random(vm: &mut Vm, args: &[Value], kw: &Kw) -> VmResult<Value> {
     let state = RandomState::new();
-    let [seed_arg] = bind("Random", args.get(1..).unwrap_or(&[]), kw, ["x"], 0)?;
+    let [seed_arg] = bind("Random", util::skip_cls(args), kw, ["x"], 0)?;
     let v = obj(state);
     if let Some(s) = seed_arg {
         seed(vm, &[v.clone(), s], &[])?;
@@ -392,6 +392,9 @@ fn getrandbits(vm: &mut Vm, args: &[Value], kw: &Kw) -> VmResult<Value> {
     if k < 0 {
         return Err(Exc::value_error("number of bits must be non-negative"));
     }
+    if k > 1 << 34 {
+        return Err(Exc::new(crate::value::ExcKind::MemoryError, ""));
+    }
     s.ensure_seeded(vm);
     let r = s.mt.borrow_mut().bits_big(k as u64);
     Ok(Value::from_bigint(r))
@@ -401,6 +404,9 @@ fn randbytes(vm: &mut Vm, args: &[Value], kw: &Kw) -> VmResult<Value> {
     let s = st(args)?;
     let [n] = bind("randbytes", &args[1..], kw, ["n"], 1)?;
     let n = util::to_i64(&n.unwrap_or_default())?.max(0) as usize;
+    if n > 1 << 31 {
+        return Err(Exc::new(crate::value::ExcKind::MemoryError, ""));
+    }
     s.ensure_seeded(vm);
     let r = s.mt.borrow_mut().bits_big(n as u64 * 8);
     let mut bytes = r.to_bytes_le().1;

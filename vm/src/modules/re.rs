@@ -84,7 +84,12 @@ pub struct Compiled {
     re: Regex,
     anchored: OnceLock<Result<Regex, String>>,
     full: OnceLock<Result<Regex, String>>,
-    full_unanchored: OnceLock<Result<Regex, String>>,
+    /// `\G(?:body)`: a match starting exactly at the search position.
+    at_pos: OnceLock<Result<Regex, String>>,
+    /// `\G(?:body)\z`.
+    full_at_pos: OnceLock<Result<Regex, String>>,
+    /// `\G(?:body)(?!\G)`: a non-empty match starting at the search position.
+    nonempty_at_pos: OnceLock<Result<Regex, String>>,
     /// Number of capture groups (without group 0).
     pub groups: usize,
     /// Group names with their numbers, in order.
@@ -124,7 +129,9 @@ fn compile_cached(pattern: &str, flags: i64) -> Result<Arc<Compiled>, CompileErr
         re,
         anchored: OnceLock::new(),
         full: OnceLock::new(),
-        full_unanchored: OnceLock::new(),
+        at_pos: OnceLock::new(),
+        full_at_pos: OnceLock::new(),
+        nonempty_at_pos: OnceLock::new(),
         groups,
         names,
     });
@@ -187,12 +194,9 @@ fn find(c: &Compiled, text: &str, at: usize, end: usize, mode: Mode) -> VmResult
         Mode::Search => captures(&c.re, hay, at),
         Mode::Match if at == 0 => captures(c.variant(&c.anchored, "\\A", "")?, hay, 0),
         Mode::Full if at == 0 => captures(c.variant(&c.full, "\\A", "\\z")?, hay, 0),
-        // Leftmost-first search: a match starting at `at` exists iff the search finds one there.
-        Mode::Match => Ok(captures(&c.re, hay, at)?.filter(|s| s[0].map(|p| p.0) == Some(at))),
-        Mode::Full => {
-            let re = c.variant(&c.full_unanchored, "", "\\z")?;
-            Ok(captures(re, hay, at)?.filter(|s| s[0].map(|p| p.0) == Some(at)))
-        }
+        // `\G` anchors at the search position while look-behind still sees the text before it.
+        Mode::Match => captures(c.variant(&c.at_pos, "\\G", "")?, hay, at),
+        Mode::Full => captures(c.variant(&c.full_at_pos, "\\G", "\\z")?, hay, at),
     }
 }
 
@@ -231,6 +235,16 @@ impl Scanner {
             };
             let (s, e) = spans[0].unwrap_or((self.at, self.at));
             if self.must_advance && s == e && s == self.at {
+                // Python rejects only this empty match: another alternative may match a
+                // non-empty string at the same position.
+                let re = self.c.variant(&self.c.nonempty_at_pos, "\\G", "(?!\\G)")?;
+                if let Some(sp) = captures(re, &self.text.s[..self.end], self.at)? {
+                    if let Some((_, e2)) = sp[0] {
+                        self.must_advance = false;
+                        self.at = e2;
+                        return Ok(Some(sp));
+                    }
+                }
                 if self.at >= self.end {
                     self.done = true;
                     return Ok(None);
@@ -1387,6 +1401,8 @@ mod tests {
         assert_eq!(all("x*", "abxd"), vec![(0, 0), (1, 1), (2, 3), (3, 3), (4, 4)]);
         assert_eq!(all("x*", "xx"), vec![(0, 2), (2, 2)]);
         assert_eq!(all(r"\b", "a b"), vec![(0, 0), (1, 1), (2, 2), (3, 3)]);
+        // re.findall(r'a{2}|b{,2}|c{1,}', 'aaabbbcc') == ['aa', '', 'bb', 'b', '', 'cc', '']
+        assert_eq!(all(r"a{2}|b{,2}|c{1,}", "aaabbbcc"), vec![(0, 2), (2, 2), (3, 5), (5, 6), (6, 6), (6, 8), (8, 8)]);
     }
 
     #[test]

@@ -56,14 +56,32 @@ pub fn module(name: &str, attrs: Vec<(&str, Value)>) -> Value {
 }
 
 /// A class implemented natively. Calling it goes through its `__new__` attribute (a native that
-/// receives the class as `args[0]`), as Python's `type.__call__` does when `__new__` returns an
-/// object that is not an instance of the class.
+/// builds the object; see [`skip_cls`] for its arguments), as Python's `type.__call__` does when
+/// `__new__` returns an object that is not an instance of the class.
+///
+/// Workaround: the interpreter only consults `__new__` on classes with a `builtin` tag, so
+/// classes with a `__new__` are tagged `BuiltinType::Module` (a tag no other code keys on for
+/// construction). That also makes `isinstance(obj, cls)` compare `type_name()` with the class
+/// name, which is what native objects need.
 pub fn class(name: &str, base: Option<Rc<Class>>, attrs: Vec<(&str, Value)>) -> Rc<Class> {
     let mut map = IndexMap::default();
+    let mut has_new = false;
     for (k, v) in attrs {
+        has_new |= k == "__new__";
         map.insert(Rc::<str>::from(k), v);
     }
-    Rc::new(Class { name: Rc::new(StrObj::new(name.to_string())), base, attrs: RefCell::new(map), builtin: None })
+    let builtin = if has_new { Some(crate::value::BuiltinType::Module) } else { None };
+    Rc::new(Class { name: Rc::new(StrObj::new(name.to_string())), base, attrs: RefCell::new(map), builtin })
+}
+
+/// The arguments of a native `__new__` or class method without the class itself: the
+/// interpreter may or may not pass the class first (Python passes it to `__new__` and to
+/// classmethods; Ask's interpreter calls `__new__` like a plain function).
+pub fn skip_cls(args: &[Value]) -> &[Value] {
+    match args.first() {
+        Some(Value::Class(c)) if c.attrs.borrow().contains_key("__new__") => &args[1..],
+        _ => args,
+    }
 }
 
 /// Raise an instance of a (non-built-in) exception class such as `json.JSONDecodeError`:

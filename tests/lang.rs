@@ -1,0 +1,66 @@
+//! Runs every `tests/lang/*.ask` program through the built `ask` binary (`ask run NAME.ask`, in
+//! that folder) and compares the result with its expectation:
+//! - `NAME.out`: stdout must equal it exactly and the exit status must be 0;
+//! - `NAME.err`: the exit status must be non-zero and every non-empty line of the file must
+//!   appear somewhere in stdout + stderr.
+//!
+//! Files under `tests/lang/lib/` are helpers for `include`/`extend`, not tests themselves.
+//! `ASK_LANG_FILTER=substring` runs only matching programs.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn programs(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("tests/lang exists")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "ask"))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn lang_programs() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lang");
+    let filter = std::env::var("ASK_LANG_FILTER").unwrap_or_default();
+    let mut failures = Vec::new();
+    let mut ran = 0;
+    for prog in programs(&dir) {
+        let name = prog.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+        if !name.contains(&filter) {
+            continue;
+        }
+        let out_file = prog.with_extension("out");
+        let err_file = prog.with_extension("err");
+        let output = Command::new(env!("CARGO_BIN_EXE_ask"))
+            .arg("run")
+            .arg(&name)
+            .current_dir(&dir)
+            .output()
+            .expect("run ask");
+        let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+        let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+        ran += 1;
+        if let Ok(want) = std::fs::read_to_string(&out_file) {
+            if !output.status.success() || stdout != want {
+                failures.push(format!(
+                    "{name}: status {:?}\n--- want\n{want}--- got\n{stdout}--- stderr\n{stderr}",
+                    output.status.code()
+                ));
+            }
+        } else if let Ok(want) = std::fs::read_to_string(&err_file) {
+            let all = format!("{stdout}{stderr}");
+            let missing: Vec<&str> = want.lines().map(str::trim).filter(|l| !l.is_empty() && !all.contains(l)).collect();
+            if output.status.success() || !missing.is_empty() {
+                failures.push(format!("{name}: status {:?}, missing {missing:?}\n--- output\n{all}", output.status.code()));
+            }
+        } else {
+            failures.push(format!("{name}: no .out or .err file"));
+        }
+    }
+    assert!(ran > 0 || !filter.is_empty(), "no programs found in {}", dir.display());
+    if !failures.is_empty() {
+        panic!("{} of {ran} programs failed:\n\n{}", failures.len(), failures.join("\n\n"));
+    }
+}

@@ -312,3 +312,30 @@ async fn an_askfile_port_change_rebinds_the_listener() {
     assert!(r.body.contains("one"), "{}", r.body);
     h.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polling_mode_reloads() {
+    let d = folder("poll");
+    write(&d, "main.ask", &program("one"));
+    let h = dev::start(&d.join("main.ask"), DevOptions { host: Some("127.0.0.1".into()), port: Some(0), poll: true }).await.expect("dev server starts");
+    write(&d, "main.ask", &program("polled"));
+    until_body(&h, "/", "polled").await;
+    settle().await;
+    assert_eq!(h.reloads(), 1);
+    h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn database_files_beside_the_program_do_not_trigger_reloads() {
+    let d = folder("dbfiles");
+    write(&d, "main.ask", &program("one"));
+    let h = serve(&d).await;
+    for f in ["app.db", "app.db-wal", "app.db-shm", "app.db-journal"] {
+        write(&d, f, "data");
+    }
+    std::fs::create_dir_all(d.join("target")).expect("target");
+    write(&d.join("target"), "x.ask", "x = 1\n");
+    settle().await;
+    assert_eq!(h.reloads() + h.failures() + h.skips(), 0);
+    h.shutdown().await;
+}

@@ -156,17 +156,26 @@ async fn a_burst_of_twenty_writes_is_one_reload() {
     write(&d, "main.ask", &program("start"));
     let h = serve(&d).await;
     let dir = d.clone();
-    tokio::task::spawn_blocking(move || {
+    let gaps = tokio::task::spawn_blocking(move || {
+        let mut last = Instant::now();
+        let mut gaps = Vec::new();
         for i in 0..20 {
             write(&dir, "main.ask", &program(&format!("burst{i}")));
+            gaps.push(last.elapsed());
+            last = Instant::now();
             std::thread::sleep(Duration::from_millis(5));
         }
+        gaps
     })
     .await
     .expect("writer");
     until_body(&h, "/", "burst19").await;
     settle().await;
-    assert_eq!(h.reloads(), 1);
+    // One reload for a burst whose writes come closer together than the debounce time. On a
+    // machine so loaded that this thread stalled longer than that between two writes, each stall
+    // may legitimately end a burst: allow for it rather than assert on scheduling.
+    let stalls = gaps.iter().skip(1).filter(|g| **g > Duration::from_millis(30)).count() as u64;
+    assert!(h.reloads() >= 1 && h.reloads() <= 1 + stalls, "{} reloads, {stalls} stalls: {gaps:?}", h.reloads());
     h.shutdown().await;
 }
 

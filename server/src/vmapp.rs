@@ -1280,6 +1280,28 @@ fn add_headers(r: &mut Reply, headers: &Value) {
     }
 }
 
+/// A task parked in a host call on behalf of a request future; if that future is dropped (the
+/// client disconnected), the task is dropped from the VM instead of leaking.
+struct Parked {
+    engine: Arc<VmEngine>,
+    task: Option<TaskId>,
+}
+
+impl Drop for Parked {
+    fn drop(&mut self) {
+        let Some(t) = self.task.take() else { return };
+        let engine = self.engine.clone();
+        let forget = async move {
+            let mut g = engine.vm.lock().await;
+            g.0.tasks.remove(&t.0);
+            g.0.vm.drop_task(t);
+        };
+        if let Ok(h) = tokio::runtime::Handle::try_current() {
+            h.spawn(forget);
+        }
+    }
+}
+
 impl Engine for VmEngine {
     fn handle(self: Arc<Self>, route: usize, params: Vec<ParamValue>, req: Arc<RequestData>) -> BoxFuture<Reply> {
         Box::pin(async move {
@@ -1289,10 +1311,13 @@ impl Engine for VmEngine {
                 let mut g = self.vm.lock().await;
                 self.guarded(&mut g.0, None, |e, g| e.begin(g, route, params, req))
             };
+            let mut parked = Parked { engine: self.clone(), task: None };
             loop {
                 match step {
                     Step::Done(reply) => return reply,
                     Step::Sleep(t, secs) => {
+                        // If the client goes away while the task waits, `parked` drops the task.
+                        parked.task = Some(t);
                         if secs.is_finite() && secs > 0.0 {
                             tokio::time::sleep(Duration::from_secs_f64(secs.min(3600.0))).await;
                         } else {
@@ -1300,6 +1325,7 @@ impl Engine for VmEngine {
                         }
                         let _gil = match &self.gil { Some(l) => Some(l.lock().await), None => None }; // [dev hook]
                         let mut g = self.vm.lock().await;
+                        parked.task = None;
                         step = self.guarded(&mut g.0, Some(t), |e, g| e.resume_sleep(g, t));
                     }
                 }

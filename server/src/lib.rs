@@ -59,12 +59,13 @@ pub mod config;
 pub mod cors;
 pub mod dev; // [dev hook] `ask dev` hot reload (owned by the dev helper)
 pub mod docs;
-pub mod dotenv;
+pub use ask_auth::dotenv; // `.env` parsing lives in ask-auth (one implementation)
 pub mod engine;
 pub mod http;
 pub mod json;
 pub mod request;
 pub mod router;
+pub mod security; // [authwire] issue 5: auth, hash, &protected, &limit
 pub mod vmapp;
 pub mod compile;
 pub mod serve;

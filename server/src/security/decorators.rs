@@ -69,7 +69,9 @@ pub fn client_ip(req: Option<&RequestData>) -> IpAddr {
 }
 
 fn rejection_reply(r: &Rejection) -> Reply {
-    let mut reply = Reply::json(r.status(), r.body());
+    // The framework's compact `{"message":…}` form (like every other framework error).
+    let msg = if r.status() == 400 { "Missing token!" } else { "Invalid token!" };
+    let mut reply = Reply::message(r.status(), msg);
     if let Some(w) = r.www_authenticate() {
         reply.headers.push(("www-authenticate".into(), w.into()));
     }
@@ -77,7 +79,7 @@ fn rejection_reply(r: &Rejection) -> Reply {
 }
 
 fn limited_reply(retry_after: u64) -> Reply {
-    let mut reply = Reply::json(429, ask_auth::limit::TOO_MANY_REQUESTS_BODY);
+    let mut reply = Reply::message(429, "Too Many Requests");
     reply.headers.push(("retry-after".into(), retry_after.to_string()));
     reply
 }

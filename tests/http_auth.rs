@@ -320,3 +320,99 @@ fn tokens_never_reach_the_log() {
     assert!(!all.contains(sig) && !all.contains("bad.token.value"), "a token reached the log:\n{all}");
     assert!(!all.contains(SECRET), "the secret reached the log:\n{all}");
 }
+
+/// A scratch program folder under the system temp dir.
+fn scratch(name: &str, program: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ask-http-auth-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("main.ask"), program).unwrap();
+    dir
+}
+
+#[test]
+fn start_refuses_a_short_secret_naming_its_source() {
+    let dir = scratch("short", "@get('/'):\n    respond({ok: True})\n");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ask"))
+        .args(["start", "main.ask", "--port", "0"])
+        .current_dir(&dir)
+        .env("ASK_SECRET", "tiny-secret-xyz")
+        .output()
+        .expect("run ask");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("ASK_SECRET") && text.contains("32"), "{text}");
+    assert!(!text.contains("tiny-secret-xyz"), "the secret was printed: {text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Start the binary in `dir`, wait for its URL, run `f`, stop it; returns its output.
+fn with_binary(dir: &Path, cmd: &str, env_secret: Option<&str>, f: impl FnOnce(SocketAddr)) -> String {
+    use std::io::{BufRead, BufReader, Read};
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_ask"));
+    c.args([cmd, "main.ask", "--port", "0"]).current_dir(dir).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    match env_secret {
+        Some(s) => c.env("ASK_SECRET", s),
+        None => c.env_remove("ASK_SECRET"),
+    };
+    let mut child = c.spawn().expect("spawn ask");
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut seen = String::new();
+    let mut addr = None;
+    for _ in 0..20 {
+        let mut line = String::new();
+        if out.read_line(&mut line).unwrap_or(0) == 0 {
+            break;
+        }
+        seen.push_str(&line);
+        if let Some(i) = line.find("http://") {
+            let rest = &line[i + 7..];
+            let end = rest.find(|ch: char| ch.is_whitespace()).unwrap_or(rest.len());
+            addr = rest[..end].parse::<SocketAddr>().ok();
+            break;
+        }
+    }
+    if let Some(a) = addr {
+        f(a);
+    }
+    let _ = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let mut rest = String::new();
+    let _ = out.read_to_string(&mut rest);
+    let mut err = String::new();
+    let _ = child.stderr.take().unwrap().read_to_string(&mut err);
+    let _ = child.wait();
+    assert!(addr.is_some(), "no URL in the output:\n{seen}{rest}{err}");
+    format!("{seen}{rest}{err}")
+}
+
+const LOGIN_PROGRAM: &str = "@post('/login'):\n    respond({token: auth.login('ada', 600)})\n\n&protected\n@get('/me'):\n    respond({user: auth.user()})\n";
+
+#[test]
+fn start_without_a_secret_warns_and_tokens_do_not_survive_a_restart() {
+    let dir = scratch("generated", LOGIN_PROGRAM);
+    let mut tok = String::new();
+    let out = with_binary(&dir, "start", None, |addr| {
+        tok = json_field(&post(addr, "/login", "{}").text(), "token");
+        assert_eq!(client::request(addr, "GET", &format!("/me?token={tok}"), &[], None).status, 200);
+    });
+    assert!(out.contains("warning") && out.contains("restart"), "{out}");
+    with_binary(&dir, "start", None, |addr| {
+        assert_eq!(client::request(addr, "GET", &format!("/me?token={tok}"), &[], None).status, 401);
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn dev_keeps_a_generated_secret_in_dot_ask() {
+    let dir = scratch("dev", LOGIN_PROGRAM);
+    let mut tok = String::new();
+    with_binary(&dir, "dev", None, |addr| {
+        tok = json_field(&post(addr, "/login", "{}").text(), "token");
+    });
+    assert!(dir.join(".ask/secret").is_file(), "ask dev stores its secret in .ask/");
+    with_binary(&dir, "dev", None, |addr| {
+        let r = client::request(addr, "GET", &format!("/me?token={tok}"), &[], None);
+        assert_eq!(r.text(), r#"{"user":"ada"}"#, "a token from the previous run still works");
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+}

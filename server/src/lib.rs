@@ -39,7 +39,9 @@
 //! plain text for `status`). Instances with an `s()` method (models) serialise through it.
 //!
 //! **Decorators.** The compiled program applies `&name` decorators itself (top = outermost). The
-//! server provides the built-ins `protected`, `limit`, `basic` as natives, and overrides
+//! server provides the built-ins `protected`, `limit` (`security`: the `ask-auth` crate wired
+//! in, with `auth`, `hash` and the secret; built-in wrappers at the outside of a route's chain
+//! are checked in Rust before the handler task starts), `basic` as natives, and overrides
 //! `__inner__` so that `inner()` in a `decorator` block on a route returns the value the handler
 //! responded with while keeping its status and headers.
 //!

@@ -27,6 +27,8 @@ work="$root/target/bench-http"
 mkdir -p "$work"
 # The shared folder is read-only: build hyper-limit from a copy.
 rm -rf "$work/hyper-limit" && cp -r "$shared/bench/hyper-limit" "$work/hyper-limit" && chmod -R u+w "$work/hyper-limit"
+# (The copy lives under our target/: keep it out of our workspace.)
+printf '\n[workspace]\n' >>"$work/hyper-limit/Cargo.toml"
 (cd "$work/hyper-limit" && cargo build --release --quiet --locked 2>/dev/null || cargo build --release --quiet)
 rm -rf "$work/ask-ref" && cp -r "$shared/bench/ask-ref" "$work/ask-ref" && chmod -R u+w "$work/ask-ref"
 lua="$shared/bench/http/post_echo.lua"

@@ -67,8 +67,17 @@ fn run_cli(args: &[String]) -> u8 {
             Some(f) => cmd_disasm(&f),
             None => usage_error("ask disasm: missing FILE"),
         },
-        "start" | "dev" => {
-            let opts = ServeOptions::parse(&args[1..], first == "dev");
+        "dev" => {
+            // `ask dev` compiles inside the server: a program that is broken at start-up is still
+            // served (503 naming the error) and picked up as soon as it compiles.
+            let opts = ServeOptions::parse(&args[1..], true);
+            let file = opts.file.clone().unwrap_or_else(|| "main.ask".to_string());
+            flush_stdout();
+            let dev = ask_server::dev::DevOptions { host: opts.host.clone(), port: opts.port, poll: opts.poll };
+            ask_server::dev::run(std::path::Path::new(&file), dev, false).clamp(0, 255) as u8
+        }
+        "start" => {
+            let opts = ServeOptions::parse(&args[1..], false);
             let file = opts.file.clone().unwrap_or_else(|| "main.ask".to_string());
             match compile_or_report(&file) {
                 Some(program) => serve(program, &file, &opts),

@@ -64,3 +64,51 @@ fn lang_programs() {
         panic!("{} of {ran} programs failed:\n\n{}", failures.len(), failures.join("\n\n"));
     }
 }
+
+fn ask(args: &[&str], dir: &Path) -> (Option<i32>, String, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_ask")).args(args).current_dir(dir).output().expect("run ask");
+    (o.status.code(), String::from_utf8_lossy(&o.stdout).into(), String::from_utf8_lossy(&o.stderr).into())
+}
+
+#[test]
+fn cli_commands() {
+    let dir = std::env::temp_dir().join(format!("ask-cli-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp dir");
+    std::fs::write(dir.join("script.ask"), "status = 'shadowed'\nprint(status)\n").expect("write");
+    std::fs::write(dir.join("broken.ask"), "x = (1,\nprint(x)\n").expect("write");
+    std::fs::write(dir.join("routes.ask"), "@get('/'):\n    respond('hi')\n").expect("write");
+
+    let (code, out, _) = ask(&["--version"], &dir);
+    assert_eq!(code, Some(0));
+    assert!(out.starts_with("ask "), "{out}");
+
+    let (code, out, _) = ask(&["--help"], &dir);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("ask run FILE"), "{out}");
+
+    // `ask FILE` runs a program without routes.
+    let (code, out, _) = ask(&["script.ask"], &dir);
+    assert_eq!((code, out.as_str()), (Some(0), "shadowed\n"));
+
+    // `ask check` warns about shadowed Ask built-ins, and fails on errors.
+    let (code, _, err) = ask(&["check", "script.ask"], &dir);
+    assert_eq!(code, Some(0));
+    assert!(err.contains("script.ask:1:1: warning: 'status' shadows"), "{err}");
+    let (code, _, err) = ask(&["check", "broken.ask"], &dir);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("broken.ask:") && err.contains("error"), "{err}");
+
+    // Compile errors from `run` go to stderr with exit status 1.
+    let (code, out, err) = ask(&["run", "broken.ask"], &dir);
+    assert_eq!((code, out.as_str()), (Some(1), ""));
+    assert!(err.contains('^'), "{err}");
+
+    let (code, out, _) = ask(&["disasm", "routes.ask"], &dir);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("RegisterRoute"), "{out}");
+
+    let (code, _, err) = ask(&["run", "missing.ask"], &dir);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("missing.ask"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -110,7 +110,7 @@ pub(crate) struct FuncState<'a> {
     /// Active scopes of this frame, innermost last (the frame scope first).
     pub scopes: Vec<ScopeId>,
     /// Registers of named variables (locals and cells) by (scope, name).
-    pub regs: HashMap<(ScopeId, String), u8>,
+    pub regs: HashMap<ScopeId, HashMap<String, u8>>,
     /// Upvalue index by name.
     pub upvals: HashMap<String, u8>,
     /// Class object register of each active inline class scope.
@@ -273,7 +273,7 @@ impl<'a, 'd> Codegen<'a, 'd> {
         let st = self.fs.pop().expect("function state");
         let mut proto = st.proto;
         proto.nregs = proto.nregs.max(st.next as u16).max(1);
-        let mut names: Vec<(u8, String)> = st.regs.iter().map(|((_, n), r)| (*r, n.clone())).collect();
+        let mut names: Vec<(u8, String)> = st.regs.values().flat_map(|m| m.iter().map(|(n, r)| (*r, n.clone()))).collect();
         names.sort();
         proto.local_names = names;
         Compiled { proto }
@@ -284,11 +284,16 @@ impl<'a, 'd> Codegen<'a, 'd> {
         let r = self.alloc();
         let f = self.f();
         f.var_reg[r as usize] = true;
-        f.regs.insert((scope, name.to_string()), r);
+        f.regs.entry(scope).or_default().insert(name.to_string(), r);
         r
     }
 
     // ------------------------------------------------------------------ registers
+
+    /// The register of a named variable of `sid` in the current frame.
+    pub(crate) fn reg_of(&self, sid: ScopeId, name: &str) -> Option<u8> {
+        self.fr().regs.get(&sid).and_then(|m| m.get(name)).copied()
+    }
 
     pub(crate) fn alloc(&mut self) -> u8 {
         let span = self.fr().span;
@@ -456,7 +461,7 @@ impl<'a, 'd> Codegen<'a, 'd> {
         loop {
             match tree.scopes[sid].kind_of(name) {
                 SymKind::Local => {
-                    if let Some(&r) = self.fr().regs.get(&(sid, name.to_string())) {
+                    if let Some(r) = self.reg_of(sid, name) {
                         return NameLoc::Reg(r);
                     }
                     // Module-level inline scope variables are registers too; anything else
@@ -464,7 +469,7 @@ impl<'a, 'd> Codegen<'a, 'd> {
                     return NameLoc::Global(self.global_slot(name));
                 }
                 SymKind::Cell => {
-                    if let Some(&r) = self.fr().regs.get(&(sid, name.to_string())) {
+                    if let Some(r) = self.reg_of(sid, name) {
                         return NameLoc::CellReg(r);
                     }
                     return NameLoc::Global(self.global_slot(name));
@@ -503,7 +508,7 @@ impl<'a, 'd> Codegen<'a, 'd> {
                 if let Some(sym) = sc.lookup(name) {
                     match sym.kind {
                         SymKind::Cell => {
-                            if let Some(&r) = self.fr().regs.get(&(sid, name.to_string())) {
+                            if let Some(r) = self.reg_of(sid, name) {
                                 return Capture::Local(r);
                             }
                         }
@@ -1316,7 +1321,7 @@ impl<'a, 'd> Codegen<'a, 'd> {
         self.f().scopes.pop();
         if let Some(c) = class_cell {
             self.emit(Instr::abc(Op::SetCell, c, cls, 0));
-            self.f().regs.remove(&(sid, CLASS_CELL.to_string()));
+            self.f().regs.remove(&sid);
         }
         self.apply_decorators(&decos, decorators, cls);
         self.store_name(&name.name, cls);

@@ -660,7 +660,7 @@ impl<'a, 'd> Codegen<'a, 'd> {
 
     fn leave_inline(&mut self, sid: usize) {
         self.f().scopes.pop();
-        self.f().regs.retain(|(s, _), _| *s != sid);
+        self.f().regs.remove(&sid);
     }
 
     fn comp_loops(&mut self, gens: &'a [Comprehension], i: usize, state: u8, body: &mut dyn FnMut(&mut Self)) {

@@ -12,7 +12,7 @@
 
 use crate::ast::*;
 use crate::diagnostic::{line_col, Diagnostic};
-use crate::lexer::{Lexer, Spanned};
+use crate::lexer::{Lexed, Lexer, Spanned};
 use crate::token::{FRaw, Token};
 use lalrpop_util::ParseError;
 
@@ -32,13 +32,38 @@ const MAX_FSTRING_NESTING: u32 = 8;
 pub fn parse_module(src: &str, file: &str) -> Result<Module, Vec<Diagnostic>> {
     let (lexed, lex_errors) = Lexer::new(src, file).run();
     if !lex_errors.is_empty() {
-        return Err(sorted(lex_errors));
+        // Also report syntax errors of the statements the lexer found nothing wrong with.
+        let mut errors = parse_chunks(src, file, lexed, &lex_errors);
+        errors.extend(lex_errors);
+        return Err(sorted(errors));
     }
+    // Fast path: the whole token stream in one parse. Only when that fails is the file
+    // re-parsed statement by statement to report one error per top-level statement.
+    let mut cx = Ctx::new(src, file);
+    let Lexed { tokens, comments, comment_lines, .. } = lexed;
+    if let Ok(stmts) = grammar::ModuleParser::new().parse(&mut cx, tokens.into_iter().map(Ok::<Spanned, ()>)) {
+        if cx.errors.is_empty() {
+            let mut body: Vec<Stmt> = stmts.into_iter().map(|s| *s.s).collect();
+            attach_docs(&mut body, src, &comments, &comment_lines);
+            return Ok(Module { body, comments });
+        }
+    }
+    let (lexed, _) = Lexer::new(src, file).run();
+    let mut errors = parse_chunks(src, file, lexed, &[]);
+    if errors.is_empty() {
+        // Cannot happen (the whole-file parse failed), but never fail without a message.
+        errors.push(Diagnostic::error(file, Span::new(0, 0), "invalid syntax"));
+    }
+    Err(sorted(errors))
+}
+
+/// The slow path: parse each top-level statement on its own and collect all errors. Statements
+/// that contain a lexer error (`lex_errors`) are skipped: their tokens are not trustworthy.
+fn parse_chunks(src: &str, file: &str, lexed: Lexed, lex_errors: &[Diagnostic]) -> Vec<Diagnostic> {
     let mut cx = Ctx::new(src, file);
     let mut tokens = lexed.tokens;
-    let mut chunks = lexed.chunks.clone();
+    let mut chunks = lexed.chunks;
     chunks.push(tokens.len());
-    let mut body = Vec::new();
     let mut parse_errors = Vec::new();
     for w in chunks.windows(2) {
         let (a, b) = (w[0], w[1]);
@@ -46,26 +71,24 @@ pub fn parse_module(src: &str, file: &str) -> Result<Module, Vec<Diagnostic>> {
             continue;
         }
         let eof_pos = tokens.get(b).map(|t| t.0).unwrap_or(src.len());
-        let chunk: Vec<Spanned> =
-            tokens[a..b]
-                .iter_mut()
-                .map(|t| {
-                    let keep = lite(&t.1);
-                    (t.0, std::mem::replace(&mut t.1, keep), t.2)
-                })
-                .collect();
-        match grammar::ModuleParser::new().parse(&mut cx, chunk.into_iter().map(Ok::<Spanned, ()>)) {
-            Ok(stmts) => body.extend(stmts.into_iter().map(|s| *s.s)),
-            Err(e) => parse_errors.push(cx.map_error(e, &tokens[a..b], eof_pos, false)),
+        let start = tokens[a].0;
+        if lex_errors.iter().any(|d| (d.span.lo as usize) >= start && (d.span.lo as usize) < eof_pos.max(start + 1)) {
+            continue;
+        }
+        let chunk: Vec<Spanned> = tokens[a..b]
+            .iter_mut()
+            .map(|t| {
+                let keep = lite(&t.1);
+                (t.0, std::mem::replace(&mut t.1, keep), t.2)
+            })
+            .collect();
+        if let Err(e) = grammar::ModuleParser::new().parse(&mut cx, chunk.into_iter().map(Ok::<Spanned, ()>)) {
+            parse_errors.push(cx.map_error(e, &tokens[a..b], eof_pos, false));
         }
     }
     let mut errors = std::mem::take(&mut cx.errors);
     errors.extend(parse_errors);
-    if !errors.is_empty() {
-        return Err(sorted(errors));
-    }
-    attach_docs(&mut body, src, &lexed.comments, &lexed.comment_lines);
-    Ok(Module { body, comments: lexed.comments })
+    errors
 }
 
 /// Tokenize a whole file (for golden tests and debugging).
@@ -320,6 +343,75 @@ impl<'s> Ctx<'s> {
     pub fn bin(&mut self, op: BinOp, a: Ex, b: Ex, l: usize, r: usize) -> Ex {
         let d = a.d.max(b.d) + 1;
         self.mk(ExprKind::Binary(op, Box::new(a.e), Box::new(b.e)), l, r, d)
+    }
+
+    /// Group a flat `a op b op c …` sequence by Python's precedence (all left-associative),
+    /// without recursion (shunting-yard).
+    pub fn climb(&mut self, first: Ex, rest: Vec<(BinOp, Ex)>) -> Ex {
+        fn prec(op: BinOp) -> u8 {
+            match op {
+                BinOp::BitOr => 1,
+                BinOp::BitXor => 2,
+                BinOp::BitAnd => 3,
+                BinOp::LShift | BinOp::RShift => 4,
+                BinOp::Add | BinOp::Sub => 5,
+                BinOp::Pow => 7,
+                _ => 6,
+            }
+        }
+        let mut operands: Vec<Ex> = Vec::with_capacity(rest.len() + 1);
+        let mut ops: Vec<BinOp> = Vec::with_capacity(rest.len());
+        operands.push(first);
+        for (op, e) in rest {
+            while let Some(&top) = ops.last() {
+                if prec(top) < prec(op) {
+                    break;
+                }
+                ops.pop();
+                self.reduce_top(top, &mut operands);
+            }
+            ops.push(op);
+            operands.push(e);
+        }
+        while let Some(top) = ops.pop() {
+            self.reduce_top(top, &mut operands);
+        }
+        match operands.pop() {
+            Some(e) => e,
+            None => self.leaf(ExprKind::None, 0, 0),
+        }
+    }
+
+    fn reduce_top(&mut self, op: BinOp, operands: &mut Vec<Ex>) {
+        let (Some(b), Some(a)) = (operands.pop(), operands.pop()) else { return };
+        let (l, r) = (a.e.span.lo as usize, b.e.span.hi as usize);
+        let e = self.bin(op, a, b, l, r);
+        operands.push(e);
+    }
+
+    /// Group a flat `a and b or c …` sequence (`and` binds tighter; both left-associative).
+    pub fn climb_bool(&mut self, first: Ex, rest: Vec<(BoolOp, Ex)>) -> Ex {
+        let mut or_terms: Vec<Ex> = Vec::new();
+        let mut cur = first;
+        for (op, e) in rest {
+            match op {
+                BoolOp::And => {
+                    let (l, r) = (cur.e.span.lo as usize, e.e.span.hi as usize);
+                    cur = self.boolop(BoolOp::And, cur, e, l, r);
+                }
+                BoolOp::Or => {
+                    or_terms.push(cur);
+                    cur = e;
+                }
+            }
+        }
+        let mut it = or_terms.into_iter();
+        let Some(mut acc) = it.next() else { return cur };
+        for t in it.chain(std::iter::once(cur)) {
+            let (l, r) = (acc.e.span.lo as usize, t.e.span.hi as usize);
+            acc = self.boolop(BoolOp::Or, acc, t, l, r);
+        }
+        acc
     }
 
     pub fn boolop(&mut self, op: BoolOp, a: Ex, b: Ex, l: usize, r: usize) -> Ex {
@@ -1044,8 +1136,17 @@ impl<'s> Ctx<'s> {
             }
             ParseError::UnrecognizedEof { location, expected } => {
                 let idx = toks.len();
-                if expected.iter().any(|x| x == "\"INDENT\"") {
+                let has = |s: &str| expected.iter().any(|x| x.trim_matches('"') == s);
+                if has("INDENT") {
                     (eof_pos, eof_pos + 1, self.expected_block(toks, idx))
+                } else if has("def") && has("@route") && !has("if") {
+                    let at = toks.iter().rev().find(|t| t.1 == Token::DecoAmp).map(|t| t.0).unwrap_or(location);
+                    (
+                        at,
+                        at + 1,
+                        "a decorator line must be followed by a route, function, class or model definition"
+                            .to_string(),
+                    )
                 } else if fstring {
                     (location, location + 1, "expecting '}'".to_string())
                 } else {
@@ -1088,6 +1189,36 @@ impl<'s> Ctx<'s> {
                 if n == "print" && matches!(t, Token::Str(_) | Token::Name(_) | Token::Int(_) | Token::FStr(_)) {
                     return "Missing parentheses in call to 'print'. Did you mean print(...)?".to_string();
                 }
+            }
+        }
+        let atom_start = |t: &Token| {
+            matches!(
+                t,
+                Token::Name(_)
+                    | Token::Int(_)
+                    | Token::BigInt(_)
+                    | Token::Float(_)
+                    | Token::Str(_)
+                    | Token::Bytes(_)
+                    | Token::FStr(_)
+                    | Token::None
+                    | Token::True
+                    | Token::False
+            )
+        };
+        if idx > 0 && idx <= toks.len() && atom_start(t) && (atom_start(&toks[idx - 1].1) || matches!(toks[idx - 1].1, Token::RPar | Token::RSqb | Token::RBrace)) {
+            // Inside brackets two adjacent operands are most likely a missing comma.
+            let mut depth = 0i32;
+            for (_, tk, _) in toks[..idx].iter().rev() {
+                match tk {
+                    Token::RPar | Token::RSqb | Token::RBrace => depth -= 1,
+                    Token::LPar | Token::LSqb | Token::LBrace => depth += 1,
+                    Token::Newline | Token::Indent | Token::Dedent => break,
+                    _ => {}
+                }
+            }
+            if depth > 0 {
+                return "invalid syntax. Perhaps you forgot a comma?".to_string();
             }
         }
         if idx >= 3 && toks[idx - 1].1 == Token::LPar && toks[idx - 3].1 == Token::RouteAt {
@@ -1451,16 +1582,5 @@ pub fn dump_expr(e: &Expr) -> String {
         ExprKind::SetComp(x, c) => format!("(setcomp {}{})", dump_expr(x), dump_comps(c)),
         ExprKind::DictComp(k, v, c) => format!("(dictcomp {} {}{})", dump_expr(k), dump_expr(v), dump_comps(c)),
         ExprKind::GenExp(x, c) => format!("(genexp {}{})", dump_expr(x), dump_comps(c)),
-    }
-}
-#[cfg(test)]
-mod size_tests {
-    #[test]
-    fn sizes() {
-        use super::*;
-        eprintln!("Expr {} Ex {} Stmt {} St {} Suite {} Tlc {} Dso {} Handler {} ArgX {} PI {} Piece {} DecoX {} CompX {} Token {}",
-            std::mem::size_of::<Expr>(), std::mem::size_of::<Ex>(), std::mem::size_of::<Stmt>(), std::mem::size_of::<St>(),
-            std::mem::size_of::<Suite>(), std::mem::size_of::<Tlc>(), std::mem::size_of::<Dso>(), std::mem::size_of::<Handler>(),
-            std::mem::size_of::<ArgX>(), std::mem::size_of::<PI>(), std::mem::size_of::<Piece>(), std::mem::size_of::<DecoX>(), std::mem::size_of::<CompX>(), std::mem::size_of::<Token>());
     }
 }

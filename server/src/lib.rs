@@ -38,12 +38,26 @@
 //! Ask frame to the task, which the server turns into compact, insertion-ordered UTF-8 JSON (or
 //! plain text for `status`). Instances with an `s()` method (models) serialise through it.
 //!
+//! **Request built-ins.** `body` (JSON → values), `form` (dict), `files` (dict of upload objects),
+//! `req` (merged dict) are plain values; `args` and `headers` are instances of server-made classes
+//! whose methods are natives (`get`, `getlist`, `__contains__`, `__getitem__`, `__len__`,
+//! `__iter__`, `s`), so `in`, `[]`, `len`, iteration and `respond(args)` all go through the
+//! ordinary instance protocol; `request` is a native object. They are bound as task locals (and
+//! `_`-aliases), and only those the program can read at all are built: a name absent from every
+//! module's global-name table is never looked up (`vmapp::used_request_names`).
+//!
 //! **Decorators.** The compiled program applies `&name` decorators itself (top = outermost). The
 //! server provides the built-ins `protected`, `limit` (`security`: the `ask-auth` crate wired
 //! in, with `auth`, `hash` and the secret; built-in wrappers at the outside of a route's chain
 //! are checked in Rust before the handler task starts), `basic` as natives, and overrides
 //! `__inner__` so that `inner()` in a `decorator` block on a route returns the value the handler
-//! responded with while keeping its status and headers.
+//! responded with while keeping its status and headers (a decorator that returns that value, or
+//! `None`, keeps the handler's response; another value is sent as JSON 200; its own
+//! `respond`/`status` wins). `protected(f)` returns a wrapper native; when such wrappers are the
+//! outermost layers of a route's handler, the engine checks them in Rust before starting the task
+//! and runs the wrapped function directly (so it can still suspend). The token check itself and
+//! `&limit` are the auth issue's part (`protected` currently only requires a token to be present:
+//! 400 `{"message": "Missing token!"}`; `limit` passes the function through).
 //!
 //! **Config.** `Askfile.toml` (or the legacy JSON `Askfile`) beside the program (`config`), `.env`
 //! beside the program loaded into the program's environment view without overriding the real
@@ -51,7 +65,8 @@
 //!
 //! **Timeouts and shutdown.** hyper's header read timeout (`[server] header_timeout`, default
 //! 10 s) closes slow clients; its timer starts whenever the server waits for a request head, so it
-//! also closes idle keep-alive connections. SIGINT/SIGTERM stop accepting, let in-flight requests
+//! also closes idle keep-alive connections. A body that stops arriving is cut after
+//! `[server] idle_timeout` (default 30 s) with 408. SIGINT/SIGTERM stop accepting, let in-flight requests
 //! finish for up to 10 s, flush the access log and exit 0.
 //!
 //! **Logging.** One line per request (client, method, path with any `token` query value redacted,
@@ -73,4 +88,5 @@ pub mod compile;
 pub mod serve;
 
 pub use serve::{run_dev, run_start, serve_program, start_app, start_in_process};
+// Built-in utilities (quick_set, deep, require_keys, serialize) until the library provides them.
 pub mod utilities;

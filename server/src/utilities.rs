@@ -99,7 +99,7 @@ fn serialize(vm: &mut Vm, args: &[Value], _kw: Kw) -> VmResult<Value> {
 pub fn install(vm: &mut Vm, underscores: bool) {
     let fns: [(&'static str, ask_vm::value::NativeFnPtr); 4] =
         [("quick_set", quick_set), ("deep", deep), ("require_keys", require_keys), ("serialize", serialize)];
-    let mut add = |vm: &mut Vm, name: &'static str, v: Value| {
+    let add = |vm: &mut Vm, name: &'static str, v: Value| {
         if !vm.builtins.contains_key(name) {
             vm.builtins.insert(Rc::from(name), v.clone());
         }

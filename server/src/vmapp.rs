@@ -1229,6 +1229,29 @@ fn add_headers(r: &mut Reply, headers: &Value) {
     }
 }
 
+/// A task parked in a host call on behalf of a request future; if that future is dropped (the
+/// client disconnected), the task is dropped from the VM instead of leaking.
+struct Parked {
+    engine: Arc<VmEngine>,
+    task: Option<TaskId>,
+}
+
+impl Drop for Parked {
+    fn drop(&mut self) {
+        let Some(t) = self.task.take() else { return };
+        let engine = self.engine.clone();
+        let forget = async move {
+            let _gil = match &engine.gil { Some(l) => Some(l.lock().await), None => None };
+            let mut g = engine.vm.lock().await;
+            g.0.tasks.remove(&t.0);
+            g.0.vm.drop_task(t);
+        };
+        if let Ok(h) = tokio::runtime::Handle::try_current() {
+            h.spawn(forget);
+        }
+    }
+}
+
 impl Engine for VmEngine {
     fn handle(self: Arc<Self>, route: usize, params: Vec<ParamValue>, req: Arc<RequestData>) -> BoxFuture<Reply> {
         Box::pin(async move {
@@ -1238,10 +1261,13 @@ impl Engine for VmEngine {
                 let mut g = self.vm.lock().await;
                 self.guarded(&mut g.0, None, |e, g| e.begin(g, route, params, req))
             };
+            let mut parked = Parked { engine: self.clone(), task: None };
             loop {
                 match step {
                     Step::Done(reply) => return reply,
                     Step::Sleep(t, secs) => {
+                        // If the client goes away while the task waits, `parked` drops the task.
+                        parked.task = Some(t);
                         if secs.is_finite() && secs > 0.0 {
                             tokio::time::sleep(Duration::from_secs_f64(secs.min(3600.0))).await;
                         } else {
@@ -1249,6 +1275,7 @@ impl Engine for VmEngine {
                         }
                         let _gil = match &self.gil { Some(l) => Some(l.lock().await), None => None }; // [dev hook]
                         let mut g = self.vm.lock().await;
+                        parked.task = None;
                         step = self.guarded(&mut g.0, Some(t), |e, g| e.resume_sleep(g, t));
                     }
                     Step::Offload(t, job) => {
@@ -1319,4 +1346,64 @@ pub fn boot(program: Arc<Program>, cfg: &crate::config::Config, dotenv: Arc<Vec<
     }
     crate::security::finalize(&mut vm, &sec, cfg)?; // [authwire hook] the secret
     Ok((vm, ctx))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn engine() -> VmEngine {
+        let mut vm = Vm::new(Box::new(ServerHost::new(Arc::new(Vec::new()))), Limits::default());
+        let ctx = install_natives(&mut vm, true);
+        VmEngine::new(vm, ctx, &crate::config::Config::default(), false)
+    }
+
+    #[test]
+    fn a_panic_inside_a_request_is_a_500_and_the_engine_keeps_working() {
+        let e = engine();
+        let mut g = e.vm.try_lock().unwrap();
+        let prev = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        let step = e.guarded(&mut g.0, None, |_, _| panic!("boom"));
+        std::panic::set_hook(prev);
+        match step {
+            Step::Done(r) => assert_eq!(r.status, 500),
+            Step::Sleep(..) => panic!("expected a reply"),
+        }
+        // The VM is still usable: encode a value under the same lock.
+        let mut d = new_dict();
+        d.insert(HKey(s("a")), Value::list(vec![Value::Int(1), Value::Float(2.5), Value::None]));
+        assert_eq!(to_json(&mut g.0.vm, &Value::dict(d)).unwrap(), "{\"a\":[1,2.5,null]}");
+    }
+
+    #[test]
+    fn respond_and_status_payloads() {
+        let e = engine();
+        let mut g = e.vm.try_lock().unwrap();
+        let err = respond_native(&mut g.0.vm, &[s("x"), Value::Int(201)], &[]).unwrap_err();
+        let ExcData::Respond(p) = *err.0 else { panic!("not a respond signal") };
+        let r = e.payload_reply(&mut g.0, p);
+        assert_eq!((r.status, &r.body[..]), (201, &b"\"x\""[..]));
+        let err = status_native(&mut g.0.vm, &[Value::Int(503)], &[]).unwrap_err();
+        let ExcData::Respond(p) = *err.0 else { panic!("not a respond signal") };
+        let r = e.payload_reply(&mut g.0, p);
+        assert_eq!((r.status, &r.body[..]), (503, &b"Service Unavailable"[..]));
+        assert!(respond_native(&mut g.0.vm, &[s("x"), Value::Int(99)], &[]).unwrap_err().is_exception());
+        assert!(status_native(&mut g.0.vm, &[s("only a message")], &[]).unwrap_err().is_exception());
+    }
+
+    #[test]
+    fn tokens_are_found_in_header_or_query() {
+        let mut req = RequestData {
+            method: "GET".into(), path: "/".into(), query: String::new(), url: String::new(), remote_addr: String::new(),
+            headers: hyper::HeaderMap::new(), json: None, args: vec![], form: vec![], files: vec![], raw: Bytes::new(),
+        };
+        assert_eq!(request_token(&req), None);
+        req.args = vec![("token".into(), "".into())];
+        assert_eq!(request_token(&req), None);
+        req.args = vec![("token".into(), "abc".into())];
+        assert_eq!(request_token(&req).as_deref(), Some("abc"));
+        req.headers.insert("authorization", "Bearer xyz".parse().unwrap());
+        assert_eq!(request_token(&req).as_deref(), Some("xyz"));
+    }
 }

@@ -246,7 +246,11 @@ pub fn type_of(vm: &Vm, v: &Value) -> Value {
         Value::Function(_) | Value::Native(_) | Value::BoundMethod(_) => BuiltinType::Function,
         Value::Class(_) => BuiltinType::Type,
         Value::Module(_) => BuiltinType::Module,
-        Value::Iter(_) | Value::Cell(_) => BuiltinType::Iterator,
+        Value::Iter(_) => {
+            // Named after the iterator kind (`list_iterator`, `generator`...).
+            return Value::Class(new_class(&type_name(v), None, Some(BuiltinType::Iterator)));
+        }
+        Value::Cell(_) => BuiltinType::Iterator,
         Value::Object(o) => {
             // Native objects get a class named after their type, created on demand.
             return Value::Class(new_class(o.type_name(), None, Some(BuiltinType::Object)));
@@ -262,7 +266,8 @@ pub fn is_instance_of(vm: &Vm, v: &Value, cls: &Rc<Class>) -> bool {
     }
     match v {
         Value::Instance(i) => i.class.is_subclass_of(cls),
-        Value::Object(o) => cls.builtin == Some(BuiltinType::Object) || (cls.builtin.is_none() && false) || o.type_name() == cls.name.s && cls.builtin.is_some(),
+        // Native objects are instances of the native class carrying their type name.
+        Value::Object(o) => o.type_name() == cls.name.s || o.type_name().rsplit('.').next() == Some(cls.name.s.as_str()),
         _ => match type_of(vm, v) {
             Value::Class(c) => c.is_subclass_of(cls),
             _ => false,

@@ -153,6 +153,12 @@ fn push_int(out: &mut String, i: i64) {
 
 /// Append `repr(v)` to `out`. `seen` holds the identities of the containers being printed.
 pub fn repr_into(vm: &mut Vm, v: &Value, out: &mut String, seen: &mut Vec<usize>) -> VmResult<()> {
+    let _g = match v {
+        Value::List(_) | Value::Tuple(_) | Value::Dict(_) | Value::Set(_) | Value::FrozenSet(_) | Value::Instance(_) => {
+            Some(crate::ops::nest(" while getting the repr of an object")?)
+        }
+        _ => None,
+    };
     match v {
         Value::None => out.push_str("None"),
         Value::Bool(true) => out.push_str("True"),
@@ -214,7 +220,8 @@ pub fn repr_into(vm: &mut Vm, v: &Value, out: &mut String, seen: &mut Vec<usize>
             seen.pop();
         }
         Value::Set(s) => {
-            let items: Vec<Value> = s.borrow().iter().map(|k| k.0.clone()).collect();
+            let mut items: Vec<Value> = s.borrow().iter().map(|k| k.0.clone()).collect();
+            crate::ops::set_order(&mut items);
             if items.is_empty() {
                 out.push_str("set()");
             } else {
@@ -224,7 +231,8 @@ pub fn repr_into(vm: &mut Vm, v: &Value, out: &mut String, seen: &mut Vec<usize>
         Value::FrozenSet(s) => {
             out.push_str("frozenset(");
             if !s.is_empty() {
-                let items: Vec<Value> = s.iter().map(|k| k.0.clone()).collect();
+                let mut items: Vec<Value> = s.iter().map(|k| k.0.clone()).collect();
+                crate::ops::set_order(&mut items);
                 set_items_repr(vm, &items, out, seen)?;
             }
             out.push(')');

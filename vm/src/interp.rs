@@ -736,7 +736,7 @@ impl Func {
 }
 
 /// Pop the top frame, clearing its registers.
-#[inline]
+#[inline(always)]
 fn pop_frame(vm: &mut Vm, task: &mut Task) -> Frame {
     let f = task.frames.pop().expect("frame");
     let nregs = f.closure.func.proto.nregs as usize;
@@ -1162,14 +1162,33 @@ fn instance_method(vm: &mut Vm, obj: &Value, i: &Rc<Instance>, name: &str) -> Vm
 // ---------------------------------------------------------------------------------------------
 // The loop.
 
+/// `Vec::push` kept inline (the generic one is an out-of-line call on the hottest path).
+#[inline(always)]
+fn push_frame_inline(frames: &mut Vec<Frame>, f: Frame) {
+    if frames.len() == frames.capacity() {
+        frames.reserve(64);
+    }
+    // SAFETY: capacity > len was just ensured; the slot is initialised before `set_len`.
+    unsafe {
+        let len = frames.len();
+        std::ptr::write(frames.as_mut_ptr().add(len), f);
+        frames.set_len(len + 1);
+    }
+}
+
 /// Clone with the immediates inlined (the derived `clone` is an out-of-line call).
 #[inline(always)]
 fn fast_clone(v: &Value) -> Value {
     match v {
-        Value::None => Value::None,
-        Value::Bool(b) => Value::Bool(*b),
-        Value::Int(i) => Value::Int(*i),
-        Value::Float(f) => Value::Float(*f),
+        // SAFETY: immediates own nothing, so a bitwise copy is a valid clone. Copying all 16
+        // bytes at once (instead of rebuilding the variant field by field) also avoids a
+        // store-forwarding stall when the copy is read back right away.
+        Value::None | Value::Bool(_) | Value::Int(_) | Value::Float(_) => unsafe { std::ptr::read(v) },
+        Value::Function(f) => Value::Function(Rc::clone(f)),
+        Value::Str(x) => Value::Str(Rc::clone(x)),
+        Value::List(x) => Value::List(Rc::clone(x)),
+        Value::Dict(x) => Value::Dict(Rc::clone(x)),
+        Value::Instance(x) => Value::Instance(Rc::clone(x)),
         _ => v.clone(),
     }
 }
@@ -1311,15 +1330,16 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
                 Op::GetGlobal => {
                     let f = unsafe { &*func };
                     let bx = ins.bx();
-                    let v = match f.ns.values.borrow().get(bx) {
-                        Some(Some(v)) => Some(fast_clone(v)),
-                        _ => None,
-                    };
-                    let v = match v {
-                        Some(v) => v,
-                        None => tri!(lookup_builtin(vm, &f.ns.names[bx])),
-                    };
-                    set_reg(&mut r!(a), v);
+                    // SAFETY: no `borrow_mut` of a namespace is ever held across other code
+                    // (SetGlobal/DelGlobal borrow for one statement), so reading is sound.
+                    let vals = unsafe { f.ns.values.try_borrow_unguarded() };
+                    match vals.ok().and_then(|v| v.get(bx)) {
+                        Some(Some(v)) => set_reg(&mut r!(a), fast_clone(v)),
+                        _ => {
+                            let v = tri!(lookup_builtin(vm, &f.ns.names[bx]));
+                            set_reg(&mut r!(a), v);
+                        }
+                    }
                 }
                 Op::SetGlobal => {
                     let f = unsafe { &*func };
@@ -1624,7 +1644,10 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
                             if vm.depth >= vm.limits.max_depth {
                                 break 'inner recursion_error();
                             }
-                            let c = c.clone();
+                            let _ = c;
+                            // Move the closure out of R[A] into the frame (no refcount traffic);
+                            // R[A] receives the result on return.
+                            let Value::Function(c) = std::mem::take(&mut r!(a)) else { continue };
                             let fr = unsafe { task.frames.last_mut().unwrap_unchecked() };
                             fr.pc = pc;
                             let cur_base = fr.base;
@@ -1636,7 +1659,7 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
                                     *st.add(base + i) = std::mem::take(&mut *st.add(cur_base + a + 1 + i));
                                 }
                             }
-                            task.frames.push(Frame { closure: c, pc: 0, base, ret: cur_base + a, is_init: false });
+                            push_frame_inline(&mut task.frames, Frame { closure: c, pc: 0, base, ret: cur_base + a, is_init: false });
                             vm.depth += 1;
                             load_frame!();
                         }
@@ -1818,7 +1841,7 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
                             break 'inner Exc::type_error(format!("__init__() should return None, not '{}'", ops::type_name(&v)));
                         }
                     } else {
-                        task.stack[fr.ret] = v;
+                        set_reg(&mut task.stack[fr.ret], v);
                     }
                     if task.frames.len() <= stop {
                         return Ok(Exit::Return(std::mem::take(&mut task.stack[fr.ret])));

@@ -687,7 +687,24 @@ fn set_method(vm: &mut Vm, obj: &Value, name: &str, args: &[Value]) -> VmResult<
                 }
                 "pop" => {
                     check_margs("set", name, args, 0, 0)?;
-                    let first = s.borrow_mut().shift_remove_index(0);
+                    let first_item = {
+                        let sb = s.borrow();
+                        let mut items: Vec<Value> = sb.iter().map(|k| k.0.clone()).collect();
+                        if items.len() > 1 && items.iter().all(|v| matches!(v, Value::Int(_))) {
+                            ops::set_order(&mut items);
+                        } else {
+                            items.truncate(1);
+                        }
+                        items.into_iter().next()
+                    };
+                    let first = match first_item {
+                        Some(v) => {
+                            let k = HKey(v);
+                            s.borrow_mut().shift_remove(&k);
+                            Some(k)
+                        }
+                        None => None,
+                    };
                     return match first {
                         Some(k) => Ok(Some(k.0)),
                         None => Err(Exc::new(ExcKind::KeyError, "pop from an empty set")),

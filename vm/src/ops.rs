@@ -204,6 +204,40 @@ fn as_slice(v: &Value) -> Option<&SliceObj> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Recursion guard for operations that walk nested values (`==`, `<`, `repr`, hashing): a deeply
+// nested list must raise RecursionError, not overflow the Rust stack.
+
+thread_local! {
+    static NEST: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Maximum nesting walked by one structural operation.
+const MAX_NEST: usize = 1000;
+
+pub struct NestGuard;
+
+impl Drop for NestGuard {
+    fn drop(&mut self) {
+        NEST.with(|n| n.set(n.get().saturating_sub(1)));
+    }
+}
+
+/// Enter one level of a structural walk (`what` completes CPython's message).
+#[inline]
+pub fn nest(what: &str) -> VmResult<NestGuard> {
+    let depth = NEST.with(|n| {
+        let d = n.get() + 1;
+        n.set(d);
+        d
+    });
+    let guard = NestGuard;
+    if depth > MAX_NEST {
+        return Err(Exc::new(ExcKind::RecursionError, format!("maximum recursion depth exceeded{}", what)));
+    }
+    Ok(guard)
+}
+
+// ---------------------------------------------------------------------------------------------
 // Errors.
 
 /// A `KeyError` carrying the key itself (so `str(e)` is the key's repr).
@@ -865,6 +899,7 @@ pub fn compare(vm: &mut Vm, op: CmpOp, a: &Value, b: &Value) -> VmResult<bool> {
 }
 
 fn seq_cmp(vm: &mut Vm, op: CmpOp, x: &[Value], y: &[Value]) -> VmResult<bool> {
+    let _g = nest(" in comparison")?;
     for (p, q) in x.iter().zip(y.iter()) {
         if !eq(vm, p, q)? {
             return compare(vm, op, p, q);
@@ -909,6 +944,7 @@ pub fn eq(vm: &mut Vm, a: &Value, b: &Value) -> VmResult<bool> {
             if x.borrow().len() != y.borrow().len() {
                 return Ok(false);
             }
+            let _g = nest(" in comparison")?;
             let items: Vec<(HKey, Value)> = x.borrow().iter().map(|(k, v)| (k.clone(), v.clone())).collect();
             for (k, v) in items {
                 let other = y.borrow().get(&k).cloned();
@@ -959,6 +995,7 @@ pub fn eq(vm: &mut Vm, a: &Value, b: &Value) -> VmResult<bool> {
 }
 
 fn seq_eq(vm: &mut Vm, x: &[Value], y: &[Value]) -> VmResult<bool> {
+    let _g = nest(" in comparison")?;
     if x.len() != y.len() {
         return Ok(false);
     }
@@ -1785,11 +1822,11 @@ pub fn iter(vm: &mut Vm, v: &Value) -> VmResult<Value> {
             new_iter(IterObj::Values { items: Rc::new(keys), index: 0 })
         }
         Value::Set(s) => {
-            let keys: Vec<Value> = s.borrow().iter().map(|k| k.0.clone()).collect();
+            let keys = set_items(&s.borrow());
             new_iter(IterObj::Values { items: Rc::new(keys), index: 0 })
         }
         Value::FrozenSet(s) => {
-            let keys: Vec<Value> = s.iter().map(|k| k.0.clone()).collect();
+            let keys = set_items(s);
             new_iter(IterObj::Values { items: Rc::new(keys), index: 0 })
         }
         Value::Bytes(b) => {
@@ -1938,8 +1975,8 @@ pub fn collect(vm: &mut Vm, v: &Value) -> VmResult<Vec<Value>> {
             Ok((0..n).map(|k| Value::Int(range_get(r, k))).collect())
         }
         Value::Dict(d) => Ok(d.borrow().keys().map(|k| k.0.clone()).collect()),
-        Value::Set(s) => Ok(s.borrow().iter().map(|k| k.0.clone()).collect()),
-        Value::FrozenSet(s) => Ok(s.iter().map(|k| k.0.clone()).collect()),
+        Value::Set(s) => Ok(set_items(&s.borrow())),
+        Value::FrozenSet(s) => Ok(set_items(s)),
         _ => {
             let it = iter(vm, v)?;
             let mut out = Vec::new();
@@ -1957,6 +1994,75 @@ pub fn collect(vm: &mut Vm, v: &Value) -> VmResult<Vec<Value>> {
 // ---------------------------------------------------------------------------------------------
 // Hashing and length.
 
+/// CPython iterates a set in hash-table slot order. For sets of ints (whose hashes are the
+/// values themselves) that order is reproducible: replay the insertions into a simulated CPython
+/// table (same sizes, resizes and probe sequence), so that printing `{3, 1, 2}` shows
+/// `{1, 2, 3}` and `{2, 3, 4} | {9}` shows `{9, 2, 3, 4}` as in CPython. Other sets keep
+/// insertion order (CPython's order for strings changes from run to run anyway).
+pub fn set_order(items: &mut [Value]) {
+    if items.len() < 2 || items.len() > 1 << 20 {
+        return;
+    }
+    let mut hashes = Vec::with_capacity(items.len());
+    for v in items.iter() {
+        match v {
+            Value::Int(i) if i.unsigned_abs() < (1 << 61) - 1 => hashes.push(if *i == -1 { -2i64 } else { *i } as u64),
+            _ => return,
+        }
+    }
+    const LINEAR_PROBES: usize = 9;
+    fn insert(table: &mut [Option<usize>], hashes: &[u64], idx: usize) {
+        let mask = table.len() - 1;
+        let h = hashes[idx];
+        let mut perturb = h;
+        let mut i = (h as usize) & mask;
+        loop {
+            if table[i].is_none() {
+                table[i] = Some(idx);
+                return;
+            }
+            if i + LINEAR_PROBES <= mask {
+                for j in 1..=LINEAR_PROBES {
+                    if table[i + j].is_none() {
+                        table[i + j] = Some(idx);
+                        return;
+                    }
+                }
+            }
+            perturb >>= 5;
+            i = (i.wrapping_mul(5).wrapping_add(1).wrapping_add(perturb as usize)) & mask;
+        }
+    }
+    let mut table: Vec<Option<usize>> = vec![None; 8];
+    for (used, idx) in (0..items.len()).enumerate() {
+        insert(&mut table, &hashes, idx);
+        let fill = used + 1;
+        let mask = table.len() - 1;
+        if fill * 5 >= mask * 3 {
+            let minused = if fill > 50000 { fill * 2 } else { fill * 4 };
+            let mut ns = 8;
+            while ns <= minused {
+                ns <<= 1;
+            }
+            let old = std::mem::replace(&mut table, vec![None; ns]);
+            for k in old.into_iter().flatten() {
+                insert(&mut table, &hashes, k);
+            }
+        }
+    }
+    let order: Vec<usize> = table.into_iter().flatten().collect();
+    let old: Vec<Value> = items.to_vec();
+    for (dst, src) in items.iter_mut().zip(order) {
+        *dst = old[src].clone();
+    }
+}
+
+fn set_items(s: &Set) -> Vec<Value> {
+    let mut v: Vec<Value> = s.iter().map(|k| k.0.clone()).collect();
+    set_order(&mut v);
+    v
+}
+
 /// Check that a value may be used as a dict key or set member.
 pub fn check_hashable(v: &Value) -> VmResult<()> {
     match v {
@@ -1964,6 +2070,7 @@ pub fn check_hashable(v: &Value) -> VmResult<()> {
             Err(Exc::type_error(format!("unhashable type: '{}'", type_name(v))))
         }
         Value::Tuple(t) => {
+            let _g = nest(" while hashing")?;
             for x in t.iter() {
                 check_hashable(x)?;
             }

@@ -121,7 +121,9 @@ impl Keeper {
     fn reap(&mut self, _proof: &tokio::sync::MutexGuard<'_, ()>) {
         let live = self.live.as_ref().map(|(e, _)| Arc::as_ptr(e));
         self.entries.retain_mut(|(app, engine)| {
-            if app.as_ref().is_some_and(|a| Arc::strong_count(a) == 1) {
+            if let Some(a) = app.as_ref().filter(|a| Arc::strong_count(a) == 1) {
+                // Requests that finished on this program after the swap logged into its buffer.
+                a.log.flush();
                 *app = None;
             }
             !(app.is_none() && Some(Arc::as_ptr(engine)) != live && Arc::strong_count(engine) == 1)

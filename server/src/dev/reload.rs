@@ -125,6 +125,8 @@ pub fn build(spec: &Spec, old: Option<(Arc<VmEngine>, DefMap)>, gil: &Arc<tokio:
         fp.insert(f.clone(), std::fs::read(&f).ok().map(|b| hash_bytes(&b)));
         files.insert(f);
     }
+    let trace = std::env::var_os("ASK_DEV_TRACE").is_some();
+    let t = Instant::now();
     let settings = load_config(spec);
     let mut loader = RecordingLoader { files: Vec::new() };
     let compiled = compile_program(&spec.name, &mut loader);
@@ -135,6 +137,9 @@ pub fn build(spec: &Spec, old: Option<(Arc<VmEngine>, DefMap)>, gil: &Arc<tokio:
     }
     if !fp.contains_key(&spec.abs_file) {
         fp.insert(spec.abs_file.clone(), None);
+    }
+    if trace {
+        eprintln!("ask dev: trace: config + compile {:.1} ms", t.elapsed().as_secs_f64() * 1000.0);
     }
     files.retain(|f| !watch::excluded(&spec.abs_dir, f));
     fp.retain(|f, _| files.contains(f));
@@ -156,12 +161,16 @@ pub fn build(spec: &Spec, old: Option<(Arc<VmEngine>, DefMap)>, gil: &Arc<tokio:
                 return Err(text);
             }
         };
+        let t = Instant::now();
         let sources: HashMap<String, String> = loader.files.iter().cloned().collect();
         let defs = globals::def_map(&spec.name, &sources);
         let routes = program.routes.clone();
         // The new VM is private to this thread until it is published, so its top level runs
         // without the lock.
         let (mut vm, ctx) = vmapp::boot(program, &cfg, Arc::new(dotenv))?;
+        if trace {
+            eprintln!("ask dev: trace: definitions + top level {:.1} ms", t.elapsed().as_secs_f64() * 1000.0);
+        }
         let mut kept = Vec::new();
         if let Some((old_engine, old_defs)) = &old {
             let names = globals::unchanged(old_defs, &defs);
@@ -298,6 +307,7 @@ impl Reloader {
                     continue;
                 }
             }
+            let t_quiet = t0.elapsed();
             let changed = self.changed_names(&fp);
             let spec = self.spec.clone();
             let gil = self.state.gil.clone();
@@ -321,6 +331,9 @@ impl Reloader {
             self.last_fp = attempt.fp.clone();
             self.set_watched(attempt.files.clone());
             let took = t0.elapsed();
+            if std::env::var_os("ASK_DEV_TRACE").is_some() {
+                eprintln!("ask dev: trace: quiet after {:.1} ms, built and checked at {:.1} ms", t_quiet.as_secs_f64() * 1000.0, took.as_secs_f64() * 1000.0);
+            }
             match attempt.result {
                 Ok(built) => {
                     let (routes, kept) = (built.routes, built.kept.clone());

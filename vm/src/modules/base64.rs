@@ -35,7 +35,7 @@ pub fn encode(data: &[u8], alt: Option<[u8; 2]>) -> Vec<u8> {
         table[62] = a;
         table[63] = b;
     }
-    let mut out = Vec::with_capacity((data.len() + 2) / 3 * 4);
+    let mut out = Vec::with_capacity(data.len().div_ceil(3) * 4);
     for chunk in data.chunks(3) {
         let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
         let n = ((b[0] as u32) << 16) | ((b[1] as u32) << 8) | b[2] as u32;
@@ -207,7 +207,7 @@ fn b16decode(_vm: &mut Vm, args: &[Value], kw: &Kw) -> VmResult<Value> {
 fn b32encode(_vm: &mut Vm, args: &[Value], kw: &Kw) -> VmResult<Value> {
     let [s] = bind("b32encode", args, kw, ["s"], 1)?;
     let data = util::bytes_or_str(&s.unwrap_or_default(), "b32encode")?;
-    let mut out = Vec::with_capacity((data.len() + 4) / 5 * 8);
+    let mut out = Vec::with_capacity(data.len().div_ceil(5) * 8);
     for chunk in data.chunks(5) {
         let mut buf = [0u8; 5];
         buf[..chunk.len()].copy_from_slice(chunk);

@@ -216,7 +216,7 @@ fn td_value(us: i128) -> VmResult<Value> {
 }
 
 fn dt_value(us: i64, tz: Option<Tz>) -> VmResult<Value> {
-    if us < 0 || us >= MAX_ORD * US_PER_DAY {
+    if !(0..MAX_ORD * US_PER_DAY).contains(&us) {
         return Err(Exc::new(ExcKind::OverflowError, "date value out of range"));
     }
     Ok(obj(DateTime { us, tz }))
@@ -491,7 +491,7 @@ pub fn strftime(fmt: &str, t: &Tm) -> String {
                 t.second,
                 if t.hour < 12 { "AM" } else { "PM" }
             )),
-            'F' => out.push_str(&format!("{:04}-{:02}-{:02}", t.year, t.month, t.day)),
+            'F' => out.push_str(&format!("{}-{:02}-{:02}", t.year, t.month, t.day)),
             's' => {
                 let secs = (t.ord - EPOCH_ORD) * 86400 + t.hour * 3600 + t.minute * 60 + t.second
                     - t.tz.as_ref().map_or(0, |z| z.off / US_PER_SEC);
@@ -696,16 +696,16 @@ fn parse_iso_date(s: &str) -> Option<(i64, i64, i64, usize)> {
 
 /// `HH[:MM[:SS[.f+]]]` or compact `HHMMSS[.f+]`, then an optional offset.
 fn parse_iso_time(s: &str) -> Option<(i64, Option<Tz>)> {
-    let (main, tz) = match s.find(|c| c == '+' || c == '-' || c == 'Z' || c == 'z') {
+    let (main, tz) = match s.find(['+', '-', 'Z', 'z']) {
         Some(i) => (&s[..i], Some(&s[i..])),
         None => (s, None),
     };
-    let (hms, frac) = match main.find(|c| c == '.' || c == ',') {
+    let (hms, frac) = match main.find(['.', ',']) {
         Some(i) => (&main[..i], Some(&main[i + 1..])),
         None => (main, None),
     };
     let digits: String = hms.chars().filter(|c| *c != ':').collect();
-    if digits.is_empty() || digits.len() % 2 != 0 || digits.len() > 6 || !digits.bytes().all(|c| c.is_ascii_digit()) {
+    if digits.is_empty() || !digits.len().is_multiple_of(2) || digits.len() > 6 || !digits.bytes().all(|c| c.is_ascii_digit()) {
         return None;
     }
     if hms.contains(':') {
@@ -1480,7 +1480,7 @@ fn unix_to_us(t: f64) -> VmResult<i64> {
     let frac_us = round_half_even((t - secs) * 1e6) as i64;
     let total = (secs as i64).checked_mul(US_PER_SEC).and_then(|v| v.checked_add(frac_us));
     match total.and_then(|v| v.checked_add((EPOCH_ORD - 1) * US_PER_DAY)) {
-        Some(v) if v >= 0 && v < MAX_ORD * US_PER_DAY => Ok(v),
+        Some(v) if (0..MAX_ORD * US_PER_DAY).contains(&v) => Ok(v),
         _ => Err(Exc::value_error("year is out of range")),
     }
 }
@@ -1588,7 +1588,7 @@ fn c_fromordinal(_vm: &mut Vm, args: &[Value], kw: &Kw) -> VmResult<Value> {
     let [n] = bind("fromordinal", skip_cls(args), kw, ["n"], 1)?;
     let n = util::to_i64(&n.unwrap_or_default())?;
     if !(1..=MAX_ORD).contains(&n) {
-        return Err(Exc::value_error(format!("ordinal must be >= 1")));
+        return Err(Exc::value_error("ordinal must be >= 1"));
     }
     dt_value((n - 1) * US_PER_DAY, None)
 }

@@ -36,7 +36,7 @@ pub fn module() -> Value {
 
 const ALGS: &[&str] = &["md5", "sha1", "sha224", "sha256", "sha384", "sha512"];
 
-fn hasher(name: &str) -> Option<(Box<dyn DynDigest>, usize)> {
+pub fn hasher(name: &str) -> Option<(Box<dyn DynDigest>, usize)> {
     Some(match name {
         "md5" => (Box::new(md5::Md5::default()), 64),
         "sha1" => (Box::new(sha1::Sha1::default()), 64),

@@ -137,7 +137,7 @@ fn dumps(vm: &mut Vm, args: &[Value], kw: &Kw) -> VmResult<Value> {
         native: false,
     };
     let mut enc = Encoder { opts, out: String::new(), active: FxHashSet::default() };
-    enc.encode(vm, &obj.unwrap_or_default(), 0)?;
+    enc.encode(vm, &obj.unwrap_or_default())?;
     Ok(Value::str(enc.out))
 }
 
@@ -156,7 +156,7 @@ pub fn to_json_compact(vm: &mut Vm, v: &Value) -> VmResult<String> {
         native: true,
     };
     let mut enc = Encoder { opts, out: String::new(), active: FxHashSet::default() };
-    enc.encode(vm, v, 0)?;
+    enc.encode(vm, v)?;
     Ok(enc.out)
 }
 
@@ -188,6 +188,14 @@ fn key_cmp(a: &Value, b: &Value) -> Result<std::cmp::Ordering, (String, String)>
     }
 }
 
+/// An open container (or a converted object) of the iterative encoder.
+enum EncFrame {
+    Seq { items: Vec<Value>, i: usize, id: usize },
+    Map { entries: Vec<(String, Value)>, i: usize, id: usize },
+    /// The result of `default`/`to_json`/`s()` for the object with this identity.
+    Conv { id: usize },
+}
+
 impl Encoder {
     fn newline(&mut self, level: usize) {
         if let Some(ind) = &self.opts.indent {
@@ -216,8 +224,8 @@ impl Encoder {
         Ok(())
     }
 
-    fn enter(&mut self, v: &Value, level: usize) -> VmResult<usize> {
-        if level >= MAX_DEPTH {
+    fn enter(&mut self, v: &Value, depth: usize) -> VmResult<usize> {
+        if depth >= MAX_DEPTH {
             return Err(Exc::new(ExcKind::RecursionError, "maximum recursion depth exceeded while encoding a JSON object"));
         }
         let id = identity(v);
@@ -227,142 +235,178 @@ impl Encoder {
         Ok(id)
     }
 
-    fn encode(&mut self, vm: &mut Vm, v: &Value, level: usize) -> VmResult<()> {
-        match v {
-            Value::None => self.out.push_str("null"),
-            Value::Bool(true) => self.out.push_str("true"),
-            Value::Bool(false) => self.out.push_str("false"),
-            Value::Int(i) => {
-                use std::fmt::Write;
-                let _ = write!(self.out, "{i}");
-            }
-            Value::BigInt(b) => self.out.push_str(&b.to_string()),
-            Value::Float(f) => self.float(*f)?,
-            Value::Str(s) => write_str(&mut self.out, &s.s, self.opts.ensure_ascii),
-            Value::List(_) | Value::Tuple(_) => {
-                let items: Vec<Value> = match v {
-                    Value::List(l) => l.borrow().clone(),
-                    Value::Tuple(t) => t.as_ref().clone(),
-                    _ => unreachable!(),
-                };
-                if items.is_empty() {
-                    self.out.push_str("[]");
-                    return Ok(());
+    /// Dict entries with their keys converted to strings (and sorted first when asked).
+    fn entries(&self, d: &Dict) -> VmResult<Vec<(String, Value)>> {
+        let mut raw: Vec<(Value, Value)> = d.iter().map(|(k, v)| (k.0.clone(), v.clone())).collect();
+        if self.opts.sort_keys {
+            let mut err = None;
+            raw.sort_by(|a, b| match key_cmp(&a.0, &b.0) {
+                Ok(o) => o,
+                Err(e) => {
+                    err.get_or_insert(e);
+                    std::cmp::Ordering::Equal
                 }
-                let id = self.enter(v, level)?;
-                self.out.push('[');
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        let sep = std::mem::take(&mut self.opts.item_sep);
-                        self.out.push_str(&sep);
-                        self.opts.item_sep = sep;
-                    }
-                    self.newline(level + 1);
-                    self.encode(vm, item, level + 1)?;
-                }
-                self.newline(level);
-                self.out.push(']');
-                self.active.remove(&id);
-            }
-            Value::Dict(d) => {
-                let mut entries: Vec<(Value, Value)> =
-                    d.borrow().iter().map(|(k, v)| (k.0.clone(), v.clone())).collect();
-                if entries.is_empty() {
-                    self.out.push_str("{}");
-                    return Ok(());
-                }
-                if self.opts.sort_keys {
-                    let mut err = None;
-                    entries.sort_by(|a, b| match key_cmp(&a.0, &b.0) {
-                        Ok(o) => o,
-                        Err(e) => {
-                            err.get_or_insert(e);
-                            std::cmp::Ordering::Equal
-                        }
-                    });
-                    if let Some((x, y)) = err {
-                        return Err(Exc::type_error(format!(
-                            "'<' not supported between instances of '{x}' and '{y}'"
-                        )));
-                    }
-                }
-                let id = self.enter(v, level)?;
-                self.out.push('{');
-                let mut first = true;
-                for (k, val) in &entries {
-                    let key: String = match k {
-                        Value::Str(s) => s.s.clone(),
-                        Value::Int(i) => i.to_string(),
-                        Value::BigInt(b) => b.to_string(),
-                        Value::Bool(b) => if *b { "true" } else { "false" }.to_string(),
-                        Value::None => "null".to_string(),
-                        Value::Float(f) => {
-                            if f.is_nan() {
-                                "NaN".into()
-                            } else if f.is_infinite() {
-                                if *f > 0.0 { "Infinity" } else { "-Infinity" }.into()
-                            } else {
-                                float_repr(*f)
-                            }
-                        }
-                        other => {
-                            if self.opts.skipkeys {
-                                continue;
-                            }
-                            return Err(Exc::type_error(format!(
-                                "keys must be str, int, float, bool or None, not {}",
-                                tname(other)
-                            )));
-                        }
-                    };
-                    if !first {
-                        let sep = std::mem::take(&mut self.opts.item_sep);
-                        self.out.push_str(&sep);
-                        self.opts.item_sep = sep;
-                    }
-                    first = false;
-                    self.newline(level + 1);
-                    write_str(&mut self.out, &key, self.opts.ensure_ascii);
-                    let sep = std::mem::take(&mut self.opts.key_sep);
-                    self.out.push_str(&sep);
-                    self.opts.key_sep = sep;
-                    self.encode(vm, val, level + 1)?;
-                }
-                self.newline(level);
-                self.out.push('}');
-                self.active.remove(&id);
-            }
-            other => {
-                if self.opts.native {
-                    if let Value::Object(o) = other {
-                        if let Some(j) = o.to_json() {
-                            return self.encode_converted(vm, other, &j, level);
-                        }
-                    }
-                    if let Value::Instance(inst) = other {
-                        if inst.class.lookup("s").is_some() {
-                            let j = crate::ops::call_method(vm, other, "s", &[], &[])?;
-                            return self.encode_converted(vm, other, &j, level);
-                        }
-                    }
-                }
-                if let Some(def) = self.opts.default.clone() {
-                    let j = vm.call_value(&def, std::slice::from_ref(other), &[])?;
-                    return self.encode_converted(vm, other, &j, level);
-                }
-                return Err(Exc::type_error(format!("Object of type {} is not JSON serializable", tname(other))));
+            });
+            if let Some((x, y)) = err {
+                return Err(Exc::type_error(format!("'<' not supported between instances of '{x}' and '{y}'")));
             }
         }
-        Ok(())
+        let mut out = Vec::with_capacity(raw.len());
+        for (k, v) in raw {
+            let key = match &k {
+                Value::Str(s) => s.s.clone(),
+                Value::Int(i) => i.to_string(),
+                Value::BigInt(b) => b.to_string(),
+                Value::Bool(b) => if *b { "true" } else { "false" }.to_string(),
+                Value::None => "null".to_string(),
+                Value::Float(f) => {
+                    if f.is_nan() {
+                        "NaN".into()
+                    } else if f.is_infinite() {
+                        if *f > 0.0 { "Infinity" } else { "-Infinity" }.into()
+                    } else {
+                        float_repr(*f)
+                    }
+                }
+                other => {
+                    if self.opts.skipkeys {
+                        continue;
+                    }
+                    return Err(Exc::type_error(format!(
+                        "keys must be str, int, float, bool or None, not {}",
+                        tname(other)
+                    )));
+                }
+            };
+            out.push((key, v));
+        }
+        Ok(out)
     }
 
-    /// Encode what `default`/`to_json`/`s()` turned `orig` into, guarding against a converter
-    /// that keeps returning objects needing conversion.
-    fn encode_converted(&mut self, vm: &mut Vm, orig: &Value, conv: &Value, level: usize) -> VmResult<()> {
-        let id = self.enter(orig, level)?;
-        self.encode(vm, conv, level + 1)?;
-        self.active.remove(&id);
-        Ok(())
+    /// What a non-JSON value converts to (`to_json`, `s()`, `default`), or the TypeError.
+    fn convert(&mut self, vm: &mut Vm, v: &Value) -> VmResult<Value> {
+        if self.opts.native {
+            if let Value::Object(o) = v {
+                if let Some(j) = o.to_json() {
+                    return Ok(j);
+                }
+            }
+            if let Value::Instance(inst) = v {
+                if inst.class.lookup("s").is_some() {
+                    return crate::ops::call_method(vm, v, "s", &[], &[]);
+                }
+            }
+        }
+        if let Some(def) = self.opts.default.clone() {
+            return vm.call_value(&def, std::slice::from_ref(v), &[]);
+        }
+        Err(Exc::type_error(format!("Object of type {} is not JSON serializable", tname(v))))
+    }
+
+    /// Encode `root` with an explicit stack (no Rust recursion per nesting level).
+    fn encode(&mut self, vm: &mut Vm, root: &Value) -> VmResult<()> {
+        let mut stack: Vec<EncFrame> = Vec::new();
+        // Indentation level: open arrays/objects (converted objects do not indent).
+        let mut level = 0usize;
+        let mut next: Option<Value> = Some(root.clone());
+        loop {
+            if let Some(v) = next.take() {
+                match &v {
+                    Value::None => self.out.push_str("null"),
+                    Value::Bool(true) => self.out.push_str("true"),
+                    Value::Bool(false) => self.out.push_str("false"),
+                    Value::Int(i) => {
+                        use std::fmt::Write;
+                        let _ = write!(self.out, "{i}");
+                    }
+                    Value::BigInt(b) => self.out.push_str(&b.to_string()),
+                    Value::Float(f) => self.float(*f)?,
+                    Value::Str(s) => write_str(&mut self.out, &s.s, self.opts.ensure_ascii),
+                    Value::List(_) | Value::Tuple(_) => {
+                        let items: Vec<Value> = match &v {
+                            Value::List(l) => l.borrow().clone(),
+                            Value::Tuple(t) => t.as_ref().clone(),
+                            _ => Vec::new(),
+                        };
+                        if items.is_empty() {
+                            self.out.push_str("[]");
+                        } else {
+                            let id = self.enter(&v, stack.len())?;
+                            self.out.push('[');
+                            stack.push(EncFrame::Seq { items, i: 0, id });
+                            level += 1;
+                        }
+                    }
+                    Value::Dict(d) => {
+                        let entries = self.entries(&d.borrow())?;
+                        if entries.is_empty() {
+                            self.out.push_str("{}");
+                        } else {
+                            let id = self.enter(&v, stack.len())?;
+                            self.out.push('{');
+                            stack.push(EncFrame::Map { entries, i: 0, id });
+                            level += 1;
+                        }
+                    }
+                    other => {
+                        let j = self.convert(vm, other)?;
+                        let id = self.enter(other, stack.len())?;
+                        stack.push(EncFrame::Conv { id });
+                        next = Some(j);
+                        continue;
+                    }
+                }
+            }
+            // Advance the innermost open container.
+            let Some(top) = stack.last_mut() else { return Ok(()) };
+            match top {
+                EncFrame::Seq { items, i, id } => {
+                    if *i < items.len() {
+                        let item = items[*i].clone();
+                        let first = *i == 0;
+                        *i += 1;
+                        if !first {
+                            self.out.push_str(&self.opts.item_sep);
+                        }
+                        self.newline(level);
+                        next = Some(item);
+                    } else {
+                        let id = *id;
+                        stack.pop();
+                        level -= 1;
+                        self.newline(level);
+                        self.out.push(']');
+                        self.active.remove(&id);
+                    }
+                }
+                EncFrame::Map { entries, i, id } => {
+                    if *i < entries.len() {
+                        let (key, val) = std::mem::take(&mut entries[*i]);
+                        let first = *i == 0;
+                        *i += 1;
+                        if !first {
+                            self.out.push_str(&self.opts.item_sep);
+                        }
+                        self.newline(level);
+                        write_str(&mut self.out, &key, self.opts.ensure_ascii);
+                        self.out.push_str(&self.opts.key_sep);
+                        next = Some(val);
+                    } else {
+                        let id = *id;
+                        stack.pop();
+                        level -= 1;
+                        self.newline(level);
+                        self.out.push('}');
+                        self.active.remove(&id);
+                    }
+                }
+                EncFrame::Conv { id } => {
+                    let id = *id;
+                    stack.pop();
+                    self.active.remove(&id);
+                }
+            }
+        }
     }
 }
 
@@ -416,18 +460,27 @@ fn loads(vm: &mut Vm, args: &[Value], kw: &Kw) -> VmResult<Value> {
             )))
         }
     };
-    // Keyword options of `json.loads` that change nothing here are accepted and ignored.
-    for (k, _) in kw {
-        match k.as_str() {
-            "cls" | "strict" | "object_hook" | "parse_float" | "parse_int" | "parse_constant"
-            | "object_pairs_hook" => {}
+    // `cls`, `strict` and `parse_constant` are accepted and ignored.
+    let mut hooks = Hooks::default();
+    for (k, v) in kw {
+        let slot = match k.as_str() {
+            "object_hook" => &mut hooks.object,
+            "object_pairs_hook" => &mut hooks.pairs,
+            "parse_float" => &mut hooks.float,
+            "parse_int" => &mut hooks.int,
+            "cls" | "strict" | "parse_constant" => continue,
             other => {
                 return Err(Exc::type_error(format!("__init__() got an unexpected keyword argument '{other}'")))
             }
+        };
+        if !v.is_none() {
+            *slot = Some(v.clone());
         }
     }
-    match parse(text) {
+    let result = if hooks.any() { parse_with(text, Some((vm, &hooks))) } else { parse(text) };
+    match result {
         Ok(v) => Ok(v),
+        Err(DecodeError::Exc(e)) => Err(e),
         Err(DecodeError::Syntax { msg, pos }) => {
             let full = error_message(text, &msg, pos);
             let cls = vm
@@ -471,6 +524,7 @@ pub fn from_json(vm: &mut Vm, text: &str) -> Result<Value, String> {
         Ok(v) => Ok(v),
         Err(DecodeError::Syntax { msg, pos }) => Err(error_message(text, &msg, pos)),
         Err(DecodeError::Other(_, msg)) => Err(msg),
+        Err(DecodeError::Exc(e)) => Err(format!("{e:?}")),
     }
 }
 
@@ -480,6 +534,41 @@ pub enum DecodeError {
     Syntax { msg: String, pos: usize },
     /// Too deep, too many digits.
     Other(ExcKind, String),
+    /// A hook (`object_hook`, `parse_float`...) raised.
+    Exc(Exc),
+}
+
+/// `json.loads` callbacks.
+#[derive(Default)]
+pub struct Hooks {
+    object: Option<Value>,
+    pairs: Option<Value>,
+    float: Option<Value>,
+    int: Option<Value>,
+}
+
+impl Hooks {
+    fn any(&self) -> bool {
+        self.object.is_some() || self.pairs.is_some() || self.float.is_some() || self.int.is_some()
+    }
+}
+
+fn call_hook(vm: &mut Vm, f: &Value, arg: Value) -> Result<Value, DecodeError> {
+    vm.call_value(f, &[arg], &[]).map_err(DecodeError::Exc)
+}
+
+/// A finished object through `object_pairs_hook` or `object_hook`.
+fn finish_object(hooks: &mut Option<(&mut Vm, &Hooks)>, map: Dict) -> Result<Value, DecodeError> {
+    if let Some((vm, h)) = hooks {
+        if let Some(f) = &h.pairs {
+            let pairs = map.into_iter().map(|(k, v)| Value::tuple(vec![k.0, v])).collect();
+            return call_hook(vm, f, Value::list(pairs));
+        }
+        if let Some(f) = &h.object {
+            return call_hook(vm, f, Value::dict(map));
+        }
+    }
+    Ok(Value::dict(map))
 }
 
 /// (char offset, line, column) of byte offset `pos`, as Python reports them.
@@ -689,6 +778,11 @@ impl<'a> Parser<'a> {
 /// Parse a complete JSON document (Python's `json.loads` grammar: `NaN`, `Infinity`,
 /// `-Infinity` accepted; duplicate keys keep the last value at the first position).
 pub fn parse(text: &str) -> Result<Value, DecodeError> {
+    parse_with(text, None)
+}
+
+/// `parse` with `json.loads` hooks.
+fn parse_with(text: &str, mut hooks: Option<(&mut Vm, &Hooks)>) -> Result<Value, DecodeError> {
     let mut p = Parser { s: text.as_bytes(), text, pos: 0 };
     let mut stack: Vec<Frame> = Vec::new();
     'value: loop {
@@ -705,7 +799,7 @@ pub fn parse(text: &str) -> Result<Value, DecodeError> {
                 p.ws();
                 if p.peek() == Some(b'}') {
                     p.pos += 1;
-                    Value::dict(Dict::default())
+                    finish_object(&mut hooks, Dict::default())?
                 } else {
                     let k = p.key()?;
                     stack.push(Frame::Dict(Dict::default(), k));
@@ -728,7 +822,19 @@ pub fn parse(text: &str) -> Result<Value, DecodeError> {
                 p.pos += 9;
                 Value::Float(f64::NEG_INFINITY)
             }
-            Some(b'-' | b'0'..=b'9') => p.number()?,
+            Some(b'-' | b'0'..=b'9') => {
+                let start = p.pos;
+                let v = p.number()?;
+                let hook = match (&hooks, &v) {
+                    (Some((_, h)), Value::Float(_)) => h.float.clone(),
+                    (Some((_, h)), Value::Int(_) | Value::BigInt(_)) => h.int.clone(),
+                    _ => None,
+                };
+                match (hook, &mut hooks) {
+                    (Some(f), Some((vm, _))) => call_hook(vm, &f, Value::str(&text[start..p.pos]))?,
+                    _ => v,
+                }
+            }
             Some(b'n') => p.literal("null", Value::None)?,
             Some(b't') => p.literal("true", Value::Bool(true))?,
             Some(b'f') => p.literal("false", Value::Bool(false))?,
@@ -781,7 +887,7 @@ pub fn parse(text: &str) -> Result<Value, DecodeError> {
                         Some(b'}') => {
                             p.pos += 1;
                             match stack.pop() {
-                                Some(Frame::Dict(map, _)) => v = Value::dict(map),
+                                Some(Frame::Dict(map, _)) => v = finish_object(&mut hooks, map)?,
                                 _ => unreachable!(),
                             }
                         }
@@ -801,6 +907,7 @@ mod tests {
         match parse(s) {
             Err(DecodeError::Syntax { msg, pos }) => error_message(s, &msg, pos),
             Err(DecodeError::Other(_, m)) => m,
+            Err(DecodeError::Exc(e)) => format!("{e:?}"),
             Ok(v) => format!("ok {v:?}"),
         }
     }

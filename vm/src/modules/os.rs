@@ -50,7 +50,7 @@ fn getenv(vm: &mut Vm, args: &[Value], kw: &Kw) -> VmResult<Value> {
     })
 }
 
-fn path_arg<'a>(v: &'a Value) -> VmResult<&'a str> {
+fn path_arg(v: &Value) -> VmResult<&str> {
     v.as_str().ok_or_else(|| Exc::type_error(format!("expected str, bytes or os.PathLike object, not {}", tname(v))))
 }
 

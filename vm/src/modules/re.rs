@@ -52,6 +52,9 @@ pub fn module(vm: &mut Vm) -> Value {
             ("escape", func("escape", escape)),
             ("purge", func("purge", purge)),
             ("error", Value::Class(err)),
+            // For `isinstance(x, re.Pattern)` (native objects match classes by type name).
+            ("Pattern", Value::Class(util::class("Pattern", None, vec![]))),
+            ("Match", Value::Class(util::class("Match", None, vec![]))),
             ("NOFLAG", flag(0)),
             ("I", flag(I)),
             ("IGNORECASE", flag(I)),
@@ -74,11 +77,8 @@ pub fn module(vm: &mut Vm) -> Value {
 // ---------------------------------------------------------------------------------------------
 // Compiled patterns
 
-/// A compiled pattern, shared (through the per-thread cache) by every `Pattern` object with the
-/// same source and flags. Only `Send + Sync` data, so it may travel with a VM between threads.
-pub struct Compiled {
-    pub pattern: String,
-    pub flags: i64,
+/// One translation of a pattern with its lazily built variants.
+struct Engine {
     /// The translated pattern (Rust syntax), flags included.
     body: String,
     re: Regex,
@@ -90,6 +90,37 @@ pub struct Compiled {
     full_at_pos: OnceLock<Result<Regex, String>>,
     /// `\G(?:body)(?!\G)`: a non-empty match starting at the search position.
     nonempty_at_pos: OnceLock<Result<Regex, String>>,
+}
+
+impl Engine {
+    fn new(body: String) -> Result<Engine, String> {
+        let re = build(&body)?;
+        Ok(Engine {
+            body,
+            re,
+            anchored: OnceLock::new(),
+            full: OnceLock::new(),
+            at_pos: OnceLock::new(),
+            full_at_pos: OnceLock::new(),
+            nonempty_at_pos: OnceLock::new(),
+        })
+    }
+    fn variant<'a>(&'a self, cell: &'a OnceLock<Result<Regex, String>>, pre: &str, post: &str) -> VmResult<&'a Regex> {
+        let r = cell.get_or_init(|| build(&format!("{pre}(?:{}){post}", self.body)));
+        r.as_ref().map_err(|e| Exc::new(ExcKind::RuntimeError, e.clone()))
+    }
+}
+
+/// A compiled pattern, shared (through the per-thread cache) by every `Pattern` object with the
+/// same source and flags. Only `Send + Sync` data, so it may travel with a VM between threads.
+pub struct Compiled {
+    pub pattern: String,
+    pub flags: i64,
+    /// Exact translation (Python's `$` as a look-ahead `(?=\n?\z)`).
+    exact: Engine,
+    /// When the pattern has a non-multiline `$`: the translation with `$` as `\z`, which is
+    /// exact on subjects that do not end with a newline and needs no backtracking engine.
+    fast: Option<Engine>,
     /// Number of capture groups (without group 0).
     pub groups: usize,
     /// Group names with their numbers, in order.
@@ -101,8 +132,10 @@ enum CompileErr {
     Syntax(String),
 }
 
+type CacheMap = HashMap<String, Vec<(i64, Arc<Compiled>)>>;
+
 thread_local! {
-    static CACHE: RefCell<HashMap<(String, i64), Arc<Compiled>>> = RefCell::new(HashMap::new());
+    static CACHE: RefCell<CacheMap> = RefCell::new(HashMap::new());
 }
 
 fn build(body: &str) -> Result<Regex, String> {
@@ -110,37 +143,34 @@ fn build(body: &str) -> Result<Regex, String> {
 }
 
 fn compile_cached(pattern: &str, flags: i64) -> Result<Arc<Compiled>, CompileErr> {
-    let key = (pattern.to_string(), flags);
-    if let Some(c) = CACHE.with(|c| c.borrow().get(&key).cloned()) {
+    let hit = CACHE.with(|c| {
+        c.borrow().get(pattern).and_then(|v| v.iter().find(|(f, _)| *f == flags).map(|(_, c)| c.clone()))
+    });
+    if let Some(c) = hit {
         return Ok(c);
     }
-    let (body, flags) = translate(pattern, flags).map_err(CompileErr::Syntax)?;
-    let re = build(&body).map_err(|e| CompileErr::Syntax(clean_error(&e)))?;
-    let groups = re.captures_len() - 1;
-    let names = re
+    let (body, eff, has_dollar) = translate(pattern, flags, false).map_err(CompileErr::Syntax)?;
+    let exact = Engine::new(body).map_err(|e| CompileErr::Syntax(clean_error(&e)))?;
+    let fast = if has_dollar {
+        let (fbody, _, _) = translate(pattern, flags, true).map_err(CompileErr::Syntax)?;
+        Engine::new(fbody).ok()
+    } else {
+        None
+    };
+    let groups = exact.re.captures_len() - 1;
+    let names = exact
+        .re
         .capture_names()
         .enumerate()
         .filter_map(|(i, n)| n.map(|n| (n.to_string(), i)))
         .collect();
-    let c = Arc::new(Compiled {
-        pattern: pattern.to_string(),
-        flags: flags | U,
-        body,
-        re,
-        anchored: OnceLock::new(),
-        full: OnceLock::new(),
-        at_pos: OnceLock::new(),
-        full_at_pos: OnceLock::new(),
-        nonempty_at_pos: OnceLock::new(),
-        groups,
-        names,
-    });
+    let c = Arc::new(Compiled { pattern: pattern.to_string(), flags: eff | U, exact, fast, groups, names });
     CACHE.with(|cache| {
         let mut cache = cache.borrow_mut();
         if cache.len() >= CACHE_MAX {
             cache.clear();
         }
-        cache.insert(key, c.clone());
+        cache.entry(pattern.to_string()).or_default().push((flags, c.clone()));
     });
     Ok(c)
 }
@@ -150,9 +180,12 @@ fn clean_error(e: &str) -> String {
 }
 
 impl Compiled {
-    fn variant<'a>(&'a self, cell: &'a OnceLock<Result<Regex, String>>, pre: &str, post: &str) -> VmResult<&'a Regex> {
-        let r = cell.get_or_init(|| build(&format!("{pre}(?:{}){post}", self.body)));
-        r.as_ref().map_err(|e| Exc::new(ExcKind::RuntimeError, e.clone()))
+    /// The engine to run on `hay`: the fast one when `$` cannot match before a final newline.
+    fn engine(&self, hay: &str) -> &Engine {
+        match &self.fast {
+            Some(f) if !hay.ends_with('\n') => f,
+            _ => &self.exact,
+        }
     }
     fn group_index(&self, name: &str) -> Option<usize> {
         self.names.iter().find(|(n, _)| n == name).map(|(_, i)| *i)
@@ -190,13 +223,14 @@ fn find(c: &Compiled, text: &str, at: usize, end: usize, mode: Mode) -> VmResult
     if at > hay.len() {
         return Ok(None);
     }
+    let e = c.engine(hay);
     match mode {
-        Mode::Search => captures(&c.re, hay, at),
-        Mode::Match if at == 0 => captures(c.variant(&c.anchored, "\\A", "")?, hay, 0),
-        Mode::Full if at == 0 => captures(c.variant(&c.full, "\\A", "\\z")?, hay, 0),
+        Mode::Search => captures(&e.re, hay, at),
+        Mode::Match if at == 0 => captures(e.variant(&e.anchored, "\\A", "")?, hay, 0),
+        Mode::Full if at == 0 => captures(e.variant(&e.full, "\\A", "\\z")?, hay, 0),
         // `\G` anchors at the search position while look-behind still sees the text before it.
-        Mode::Match => captures(c.variant(&c.at_pos, "\\G", "")?, hay, at),
-        Mode::Full => captures(c.variant(&c.full_at_pos, "\\G", "\\z")?, hay, at),
+        Mode::Match => captures(e.variant(&e.at_pos, "\\G", "")?, hay, at),
+        Mode::Full => captures(e.variant(&e.full_at_pos, "\\G", "\\z")?, hay, at),
     }
 }
 
@@ -237,8 +271,10 @@ impl Scanner {
             if self.must_advance && s == e && s == self.at {
                 // Python rejects only this empty match: another alternative may match a
                 // non-empty string at the same position.
-                let re = self.c.variant(&self.c.nonempty_at_pos, "\\G", "(?!\\G)")?;
-                if let Some(sp) = captures(re, &self.text.s[..self.end], self.at)? {
+                let hay = &self.text.s[..self.end];
+                let e = self.c.engine(hay);
+                let re = e.variant(&e.nonempty_at_pos, "\\G", "(?!\\G)")?;
+                if let Some(sp) = captures(re, hay, self.at)? {
                     if let Some((_, e2)) = sp[0] {
                         self.must_advance = false;
                         self.at = e2;
@@ -300,7 +336,10 @@ fn push_lit(out: &mut String, c: char, in_class: bool) {
 
 /// Translate a Python pattern to the engine's syntax. Returns the body (with the flags as an
 /// inline group) and the effective flags (pattern-level inline flags included).
-pub fn translate(pat: &str, mut flags: i64) -> Result<(String, i64), String> {
+///
+/// `dollar_z`: translate a non-multiline `$` as `\z` (exact only for subjects without a final
+/// newline). The third result tells whether such a `$` occurs.
+pub fn translate(pat: &str, mut flags: i64, dollar_z: bool) -> Result<(String, i64, bool), String> {
     let chars: Vec<char> = pat.chars().collect();
     let n = chars.len();
     let mut i = 0;
@@ -337,6 +376,7 @@ pub fn translate(pat: &str, mut flags: i64) -> Result<(String, i64), String> {
         out.push_str(&format!("(?{prefix})"));
     }
     let mut depth = 0usize;
+    let mut has_dollar = false;
     while i < n {
         let c = chars[i];
         match c {
@@ -440,7 +480,11 @@ pub fn translate(pat: &str, mut flags: i64) -> Result<(String, i64), String> {
             '$' => {
                 if multiline {
                     out.push('$');
+                } else if dollar_z {
+                    has_dollar = true;
+                    out.push_str("\\z");
                 } else {
+                    has_dollar = true;
                     out.push_str("(?=\\n?\\z)");
                 }
             }
@@ -463,7 +507,7 @@ pub fn translate(pat: &str, mut flags: i64) -> Result<(String, i64), String> {
     if depth > 0 {
         return Err("missing ), unterminated subpattern at position 0".to_string());
     }
-    Ok((out, flags))
+    Ok((out, flags, has_dollar))
 }
 
 /// Translate the escape at `chars[i] == '\\'`; returns the index after it.
@@ -645,16 +689,48 @@ pub struct PatternObj {
 pub struct MatchObj {
     c: Arc<Compiled>,
     text: Rc<StrObj>,
+    idx: Rc<TextIndex>,
     spans: Spans,
     pos: usize,
     endpos: usize,
 }
 
-fn char_index(s: &str, byte: usize) -> usize {
-    if s.is_ascii() {
-        byte
-    } else {
-        s[..byte].chars().count()
+/// Byte → code-point offsets for one subject string, shared by all matches of one scan so
+/// that `m.start()` over a long non-ASCII text stays cheap (a count per 256-byte block).
+#[derive(Default)]
+pub struct TextIndex {
+    ascii: std::cell::OnceCell<bool>,
+    marks: std::cell::OnceCell<Vec<u32>>,
+}
+
+const BLOCK: usize = 256;
+
+/// Code points in a byte range: every byte that is not a UTF-8 continuation byte starts one.
+fn count_chars(b: &[u8]) -> usize {
+    b.iter().filter(|&&x| (x as i8) >= -0x40).count()
+}
+
+impl TextIndex {
+    fn char_index(&self, s: &str, b: usize) -> usize {
+        if *self.ascii.get_or_init(|| s.is_ascii()) {
+            return b;
+        }
+        let bytes = s.as_bytes();
+        if b < 4 * BLOCK {
+            return count_chars(&bytes[..b]);
+        }
+        let marks = self.marks.get_or_init(|| {
+            let mut v = Vec::with_capacity(bytes.len() / BLOCK + 2);
+            let mut c = 0usize;
+            v.push(0u32);
+            for chunk in bytes.chunks(BLOCK) {
+                c += count_chars(chunk);
+                v.push(c as u32);
+            }
+            v
+        });
+        let k = b / BLOCK;
+        marks[k] as usize + count_chars(&bytes[k * BLOCK..b])
     }
 }
 
@@ -686,7 +762,7 @@ impl MatchObj {
     }
     fn span_of(&self, g: usize) -> (i64, i64) {
         match self.spans.get(g).copied().flatten() {
-            Some((s, e)) => (char_index(&self.text.s, s) as i64, char_index(&self.text.s, e) as i64),
+            Some((s, e)) => (self.idx.char_index(&self.text.s, s) as i64, self.idx.char_index(&self.text.s, e) as i64),
             None => (-1, -1),
         }
     }
@@ -978,6 +1054,7 @@ fn escape(_vm: &mut Vm, args: &[Value], kw: &Kw) -> VmResult<Value> {
 struct Target {
     c: Arc<Compiled>,
     text: Rc<StrObj>,
+    idx: Rc<TextIndex>,
     pos: usize,
     end: usize,
     pos_c: usize,
@@ -1000,11 +1077,11 @@ fn target(c: Arc<Compiled>, text: Rc<StrObj>, pos: Option<Value>, endpos: Option
     let end_c = clamp(endpos, len_c)?.max(pos_c);
     let pos = byte_index(&text.s, pos_c);
     let end = byte_index(&text.s, end_c);
-    Ok(Target { c, text, pos, end, pos_c: pos_c as usize, end_c: end_c as usize })
+    Ok(Target { c, text, idx: Rc::new(TextIndex::default()), pos, end, pos_c: pos_c as usize, end_c: end_c as usize })
 }
 
 fn make_match(t: &Target, spans: Spans) -> Value {
-    obj(MatchObj { c: t.c.clone(), text: t.text.clone(), spans, pos: t.pos_c, endpos: t.end_c })
+    obj(MatchObj { c: t.c.clone(), text: t.text.clone(), idx: t.idx.clone(), spans, pos: t.pos_c, endpos: t.end_c })
 }
 
 fn do_find(t: &Target, mode: Mode) -> VmResult<Value> {
@@ -1080,6 +1157,7 @@ fn p_findall(_vm: &mut Vm, args: &[Value], kw: &Kw) -> VmResult<Value> {
 
 struct MatchIter {
     sc: Scanner,
+    idx: Rc<TextIndex>,
     pos_c: usize,
     end_c: usize,
 }
@@ -1087,13 +1165,20 @@ struct MatchIter {
 impl NativeIter for MatchIter {
     fn next(&mut self, _vm: &mut Vm) -> VmResult<Option<Value>> {
         Ok(self.sc.next_spans()?.map(|spans| {
-            obj(MatchObj { c: self.sc.c.clone(), text: self.sc.text.clone(), spans, pos: self.pos_c, endpos: self.end_c })
+            obj(MatchObj {
+                c: self.sc.c.clone(),
+                text: self.sc.text.clone(),
+                idx: self.idx.clone(),
+                spans,
+                pos: self.pos_c,
+                endpos: self.end_c,
+            })
         }))
     }
 }
 
 fn do_finditer(t: &Target) -> Value {
-    let it = MatchIter { sc: scanner(t), pos_c: t.pos_c, end_c: t.end_c };
+    let it = MatchIter { sc: scanner(t), idx: t.idx.clone(), pos_c: t.pos_c, end_c: t.end_c };
     Value::Iter(Rc::new(RefCell::new(IterObj::Native(Box::new(it)))))
 }
 
@@ -1424,7 +1509,7 @@ mod tests {
         ] {
             let cc = c(p, 0);
             let got = find(&cc, s, 0, s.len(), Mode::Search).unwrap().map(|sp| sp[0].unwrap());
-            assert_eq!(got, want, "pattern {p} on {s:?} ({})", cc.body);
+            assert_eq!(got, want, "pattern {p} on {s:?} ({})", cc.exact.body);
         }
         let v = c("a b # comment\n c", X);
         assert!(find(&v, "abc", 0, 3, Mode::Full).unwrap().is_some());

@@ -145,7 +145,7 @@ fn tm_from_unix(t: f64, offset_s: i64, aware: bool) -> VmResult<Tm> {
         return Err(Exc::new(crate::value::ExcKind::OverflowError, "timestamp out of range for platform time_t"));
     }
     let us = (t.floor() as i64 + offset_s) * US_PER_SEC + 719_162 * US_PER_DAY;
-    if us < 0 || us >= 3_652_059 * US_PER_DAY {
+    if !(0..3_652_059 * US_PER_DAY).contains(&us) {
         return Err(Exc::new(crate::value::ExcKind::OverflowError, "timestamp out of range for platform time_t"));
     }
     let dt = dtm::DateTime {

@@ -13,7 +13,7 @@ use crate::Vm;
 pub struct Uuid(pub [u8; 16]);
 
 impl Uuid {
-    pub fn to_string(&self) -> String {
+    pub fn canonical(&self) -> String {
         let h = super::hashlib::hex(&self.0);
         format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
     }
@@ -43,7 +43,7 @@ impl Uuid {
 pub fn uuid4_string(vm: &mut Vm) -> String {
     let mut b = [0u8; 16];
     vm.host.random_bytes(&mut b);
-    Uuid::with_version(b, 4).to_string()
+    Uuid::with_version(b, 4).canonical()
 }
 
 impl NativeObject for Uuid {
@@ -51,10 +51,10 @@ impl NativeObject for Uuid {
         "UUID"
     }
     fn repr(&self) -> String {
-        format!("UUID({})", py_str_repr(&self.to_string()))
+        format!("UUID({})", py_str_repr(&self.canonical()))
     }
     fn str(&self) -> String {
-        self.to_string()
+        self.canonical()
     }
     fn eq(&self, other: &dyn NativeObject) -> Option<bool> {
         other.as_any().downcast_ref::<Uuid>().map(|o| o.0 == self.0)
@@ -66,14 +66,14 @@ impl NativeObject for Uuid {
         other.as_any().downcast_ref::<Uuid>().map(|o| self.0 < o.0)
     }
     fn to_json(&self) -> Option<Value> {
-        Some(Value::str(self.to_string()))
+        Some(Value::str(self.canonical()))
     }
     fn get_attr(&self, _vm: &mut Vm, _this: &Value, name: &str) -> VmResult<Option<Value>> {
         Ok(Some(match name {
             "hex" => Value::str(super::hashlib::hex(&self.0)),
             "int" => Value::from_bigint(BigInt::from_bytes_be(Sign::Plus, &self.0)),
             "bytes" => util::bytes_value(self.0.to_vec()),
-            "urn" => Value::str(format!("urn:uuid:{}", self.to_string())),
+            "urn" => Value::str(format!("urn:uuid:{}", self.canonical())),
             "version" => {
                 if self.0[8] & 0xc0 == 0x80 {
                     Value::Int((self.0[6] >> 4) as i64)
@@ -82,7 +82,7 @@ impl NativeObject for Uuid {
                 }
             }
             "variant" => Value::str(if self.0[8] & 0xc0 == 0x80 { "specified in RFC 4122" } else { "reserved for NCS compatibility" }),
-            "__str__" => Value::str(self.to_string()),
+            "__str__" => Value::str(self.canonical()),
             _ => return Ok(None),
         }))
     }
@@ -183,7 +183,7 @@ mod tests {
     #[test]
     fn parse_and_format() {
         let u = Uuid::parse("{12345678-1234-5678-1234-567812345678}").unwrap();
-        assert_eq!(u.to_string(), "12345678-1234-5678-1234-567812345678");
+        assert_eq!(u.canonical(), "12345678-1234-5678-1234-567812345678");
         assert!(Uuid::parse("xyz").is_none());
     }
 
@@ -196,6 +196,6 @@ mod tests {
         let d = sha1::Sha1::digest(&data);
         let mut b = [0u8; 16];
         b.copy_from_slice(&d[..16]);
-        assert_eq!(Uuid::with_version(b, 5).to_string(), "886313e1-3b8a-5372-9b90-0c9aee199e5d");
+        assert_eq!(Uuid::with_version(b, 5).canonical(), "886313e1-3b8a-5372-9b90-0c9aee199e5d");
     }
 }

@@ -1243,6 +1243,7 @@ impl Drop for Parked {
         let forget = async move {
             let _gil = match &engine.gil { Some(l) => Some(l.lock().await), None => None };
             let mut g = engine.vm.lock().await;
+            crate::security::sec(&ctx_of_rc(&g.0.ctx).sec).end_task(t); // [authwire hook]
             g.0.tasks.remove(&t.0);
             g.0.vm.drop_task(t);
         };
@@ -1280,9 +1281,11 @@ impl Engine for VmEngine {
                     }
                     Step::Offload(t, job) => {
                         // [authwire hook] hashing runs off the lock and off the async workers.
+                        parked.task = Some(t);
                         let output = job.run().await;
                         let _gil = match &self.gil { Some(l) => Some(l.lock().await), None => None };
                         let mut g = self.vm.lock().await;
+                        parked.task = None;
                         step = self.guarded(&mut g.0, Some(t), |e, g| {
                             let outcome = e.run_in(g, t, Some(output.into_result()));
                             e.finish(g, t, outcome)

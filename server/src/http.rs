@@ -159,23 +159,15 @@ fn build(reply: Reply, extra: &[(&'static str, String)], head: bool) -> Response
 }
 
 fn client_addr(app: &App, peer: SocketAddr, headers: &hyper::HeaderMap) -> String {
-    let ip = peer.ip().to_string();
-    if app.cfg.trusted_proxies.is_empty() || !app.cfg.trusted_proxies.iter().any(|p| *p == ip) {
-        return ip;
+    if app.cfg.trusted_proxies.is_empty() {
+        return peer.ip().to_string();
     }
-    // Walk X-Forwarded-For from the right, skipping our own proxies.
-    let xff: Vec<String> = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(',').map(|s| s.trim().to_string()))
-        .collect();
-    for addr in xff.iter().rev() {
-        if !app.cfg.trusted_proxies.iter().any(|p| p == addr) && !addr.is_empty() {
-            return addr.clone();
-        }
-    }
-    ip
+    // [authwire hook] `ask_auth::limit::client_key`: CIDR ranges, the right-most untrusted
+    // `X-Forwarded-For` entry (the rate limiter counts the same address).
+    let nets: Vec<ask_auth::limit::IpNet> = app.cfg.trusted_proxies.iter().filter_map(|p| p.parse().ok()).collect();
+    let xff: Vec<&str> = headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).collect();
+    let joined = xff.join(",");
+    ask_auth::limit::client_key(peer.ip(), if xff.is_empty() { None } else { Some(joined.as_str()) }, &nets).to_string()
 }
 
 /// Handle one request end to end.

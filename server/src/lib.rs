@@ -47,7 +47,9 @@
 //! module's global-name table is never looked up (`vmapp::used_request_names`).
 //!
 //! **Decorators.** The compiled program applies `&name` decorators itself (top = outermost). The
-//! server provides the built-ins `protected`, `limit`, `basic` as natives, and overrides
+//! server provides the built-ins `protected`, `limit` (`security`: the `ask-auth` crate wired
+//! in, with `auth`, `hash` and the secret; built-in wrappers at the outside of a route's chain
+//! are checked in Rust before the handler task starts), `basic` as natives, and overrides
 //! `__inner__` so that `inner()` in a `decorator` block on a route returns the value the handler
 //! responded with while keeping its status and headers (a decorator that returns that value, or
 //! `None`, keeps the handler's response; another value is sent as JSON 200; its own
@@ -74,12 +76,13 @@ pub mod config;
 pub mod cors;
 pub mod dev; // [dev hook] `ask dev` hot reload (owned by the dev helper)
 pub mod docs;
-pub mod dotenv;
+pub use ask_auth::dotenv; // `.env` parsing lives in ask-auth (one implementation)
 pub mod engine;
 pub mod http;
 pub mod json;
 pub mod request;
 pub mod router;
+pub mod security; // [authwire] issue 5: auth, hash, &protected, &limit
 pub mod vmapp;
 pub mod compile;
 pub mod serve;

@@ -41,6 +41,7 @@ pub fn prepare(file: &Path, program: Option<Arc<Program>>, host: Option<String>,
     if let Some(p) = port {
         cfg.port = p;
     }
+    cfg.dev = dev; // [authwire hook]
     let env_path = dir.join(".env");
     let mut dotenv = Vec::new();
     if env_path.is_file() {

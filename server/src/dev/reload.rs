@@ -91,6 +91,7 @@ pub struct Attempt {
 /// Read the settings the way `ask start` does (`Askfile*` + command-line overrides, `.env`).
 pub fn load_config(spec: &Spec) -> Result<(Config, Vec<(String, String)>), String> {
     let mut cfg = config::load(&spec.dir).map_err(|e| format!("ask: {e}"))?;
+    cfg.dev = true; // [authwire hook] weak secrets warn; the secret is kept in .ask/
     if let Some(h) = &spec.host {
         cfg.host = h.clone();
     }

@@ -1371,7 +1371,7 @@ mod tests {
         std::panic::set_hook(prev);
         match step {
             Step::Done(r) => assert_eq!(r.status, 500),
-            Step::Sleep(..) => panic!("expected a reply"),
+            _ => panic!("expected a reply"),
         }
         // The VM is still usable: encode a value under the same lock.
         let mut d = new_dict();
@@ -1393,20 +1393,5 @@ mod tests {
         assert_eq!((r.status, &r.body[..]), (503, &b"Service Unavailable"[..]));
         assert!(respond_native(&mut g.0.vm, &[s("x"), Value::Int(99)], &[]).unwrap_err().is_exception());
         assert!(status_native(&mut g.0.vm, &[s("only a message")], &[]).unwrap_err().is_exception());
-    }
-
-    #[test]
-    fn tokens_are_found_in_header_or_query() {
-        let mut req = RequestData {
-            method: "GET".into(), path: "/".into(), query: String::new(), url: String::new(), remote_addr: String::new(),
-            headers: hyper::HeaderMap::new(), json: None, args: vec![], form: vec![], files: vec![], raw: Bytes::new(),
-        };
-        assert_eq!(request_token(&req), None);
-        req.args = vec![("token".into(), "".into())];
-        assert_eq!(request_token(&req), None);
-        req.args = vec![("token".into(), "abc".into())];
-        assert_eq!(request_token(&req).as_deref(), Some("abc"));
-        req.headers.insert("authorization", "Bearer xyz".parse().unwrap());
-        assert_eq!(request_token(&req).as_deref(), Some("xyz"));
     }
 }

@@ -55,9 +55,8 @@
 //! `None`, keeps the handler's response; another value is sent as JSON 200; its own
 //! `respond`/`status` wins). `protected(f)` returns a wrapper native; when such wrappers are the
 //! outermost layers of a route's handler, the engine checks them in Rust before starting the task
-//! and runs the wrapped function directly (so it can still suspend). The token check itself and
-//! `&limit` are the auth issue's part (`protected` currently only requires a token to be present:
-//! 400 `{"message": "Missing token!"}`; `limit` passes the function through).
+//! and runs the wrapped function directly (so it can still suspend); token validation, `auth`
+//! and rate limiting live in `security`.
 //!
 //! **Config.** `Askfile.toml` (or the legacy JSON `Askfile`) beside the program (`config`), `.env`
 //! beside the program loaded into the program's environment view without overriding the real
@@ -70,7 +69,9 @@
 //! finish for up to 10 s, flush the access log and exit 0.
 //!
 //! **Logging.** One line per request (client, method, path with any `token` query value redacted,
-//! status, duration), buffered and flushed every 200 ms; never the Authorization header.
+//! status, duration), buffered in memory and written by a flusher thread every 200 ms (bounded:
+//! a stdout nobody reads drops lines instead of blocking requests); never the Authorization
+//! header.
 
 pub mod config;
 pub mod cors;

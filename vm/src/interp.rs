@@ -323,7 +323,9 @@ pub(crate) fn run_main(vm: &mut Vm) -> VmResult<Value> {
 pub(crate) fn start_task(vm: &mut Vm, f: &Value, args: Vec<Value>) -> TaskId {
     let id = vm.next_task;
     vm.next_task = vm.next_task.wrapping_add(1).max(1);
-    let mut task = Task::with_stack();
+    // A pooled task: a fresh 1,040-slot stack per request was the largest single cost of
+    // serving a small handler (filling and dropping it), so finished tasks are recycled.
+    let mut task = take_task(vm);
     task.entry = Some((f.clone(), args));
     vm.tasks.insert(id, task);
     TaskId(id)
@@ -379,8 +381,30 @@ pub(crate) fn run_task(vm: &mut Vm, t: TaskId, resume: Option<VmResult<Value>>) 
         },
     };
     vm.depth = saved_depth;
-    // Keep the (finished) task entry so drop_task stays harmless; free its memory now.
+    recycle_task(vm, task);
     out
+}
+
+/// Return a finished task to the pool without touching its whole stack: popping a frame clears
+/// exactly that frame's registers, so only the frames still on the task (after an error or a
+/// limit) and the entry's result slot can hold values.
+fn recycle_task(vm: &mut Vm, mut t: Task) {
+    if vm.spare_tasks.len() >= 8 || t.stack.len() > WINDOW * 8 {
+        return;
+    }
+    for f in std::mem::take(&mut t.frames) {
+        let end = (f.base + f.closure.func.proto.nregs as usize).min(t.stack.len());
+        for v in &mut t.stack[f.base.min(end)..end] {
+            *v = Value::None;
+        }
+    }
+    t.stack[0] = Value::None;
+    t.handlers.clear();
+    t.caught.clear();
+    t.pending = None;
+    t.entry = None;
+    debug_assert!(t.stack.iter().all(|v| matches!(v, Value::None)), "a recycled task kept a value");
+    vm.spare_tasks.push(t);
 }
 
 // ---------------------------------------------------------------------------------------------

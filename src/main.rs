@@ -12,7 +12,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use ask_compiler::compile::{compile_program, render_diagnostics, SourceLoader};
+use ask_compiler::compile::{compile_program, render_diagnostics};
 use ask_compiler::diagnostic::{Diagnostic, Severity};
 use ask_vm::code::Program;
 use ask_vm::error::{Exc, ExcData};
@@ -155,19 +155,6 @@ fn serve(program: Program, file: &str, opts: &ServeOptions) -> u8 {
 // ------------------------------------------------------------------------------------------------
 // Compiling.
 
-/// Reads files from disk and remembers their text (for rendering diagnostics).
-#[derive(Default)]
-struct FsLoader {
-    files: Vec<(String, String)>,
-}
-
-impl SourceLoader for FsLoader {
-    fn load(&mut self, path: &str) -> Option<String> {
-        let text = std::fs::read_to_string(path).ok()?;
-        self.files.push((path.to_string(), text.clone()));
-        Some(text)
-    }
-}
 
 /// Compile `file`, printing warnings/errors to stderr; `None` on errors.
 fn compile_or_report(file: &str) -> Option<Program> {
@@ -179,7 +166,7 @@ fn compile_file(file: &str, show_warnings: bool) -> Result<(Program, Vec<Diagnos
         eprintln!("ask: cannot open '{file}': {}", io_reason(&e));
         return Err(());
     }
-    let mut loader = FsLoader::default();
+    let mut loader = ask_server::compile::FsLoader::default();
     match compile_program(file, &mut loader) {
         Ok((program, warnings)) => {
             if show_warnings && !warnings.is_empty() {

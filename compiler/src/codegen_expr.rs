@@ -456,15 +456,21 @@ impl<'a, 'd> Codegen<'a, 'd> {
         // `inner()` inside a `decorator` block.
         if let ExprKind::Name(n) = &func.kind {
             if n == "inner" && self.in_decorator_wrapper() && matches!(self.name_loc("inner"), NameLoc::Global(_)) {
-                self.load_name(DECO_FN, base);
                 if args.is_empty() {
-                    let a = self.alloc_n(2);
-                    self.load_name(DECO_ARGS, a);
-                    self.load_name(DECO_KWARGS, a + 1);
-                    self.emit(Instr::abc(Op::CallEx, base, 0, 0));
+                    // `inner()` calls the built-in `__inner__(fn, args, kwargs)`: the VM's default
+                    // just calls `fn`; the server overrides it to give `inner()` route semantics
+                    // (the handler's `respond` is caught and its value returned).
+                    let k = self.str_const("__inner__");
+                    self.emit(Instr::abx(Op::GetBuiltin, base, k as u16));
+                    let a = self.alloc_n(3);
+                    self.load_name(DECO_FN, a);
+                    self.load_name(DECO_ARGS, a + 1);
+                    self.load_name(DECO_KWARGS, a + 2);
+                    self.emit(Instr::abc(Op::Call, base, 3, 0));
                     self.finish_call(base, dst, mark, saved);
                     return;
                 }
+                self.load_name(DECO_FN, base);
                 self.call_args(base, args, extra, simple, nkw, stars, npos);
                 self.finish_call(base, dst, mark, saved);
                 return;

@@ -21,6 +21,9 @@ pub const MAX_BRACKETS: usize = 200;
 /// Maximum indentation depth (CPython: 100).
 pub const MAX_INDENT: usize = 100;
 
+/// The lexer stops after this many errors.
+pub const MAX_ERRORS: usize = 100;
+
 pub type Spanned = (usize, Token, usize);
 
 /// Everything the lexer learned about a file.
@@ -146,6 +149,12 @@ impl<'a> Lexer<'a> {
     /// Run to the end; returns the tokens (and comments) and every error found.
     pub fn run(mut self) -> (Lexed, Vec<Diagnostic>) {
         while self.pos < self.end {
+            if self.errors.len() >= MAX_ERRORS {
+                // Hopeless input (e.g. binary data): stop rather than collect millions.
+                self.pos = self.end;
+                self.brackets.clear();
+                break;
+            }
             if self.at_line_start && !self.expr_mode {
                 if !self.indentation() {
                     break;

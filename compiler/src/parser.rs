@@ -25,6 +25,8 @@ lalrpop_util::lalrpop_mod!(
 /// Maximum depth of any syntax tree (expressions and statements together). Compile-time passes
 /// may recurse this deep.
 pub const MAX_DEPTH: u32 = 200;
+/// At most this many diagnostics are returned for one file.
+const MAX_REPORTED: usize = 50;
 /// Maximum nesting of f-strings inside f-string replacement fields.
 const MAX_FSTRING_NESTING: u32 = 8;
 
@@ -120,6 +122,8 @@ pub fn dump_tokens(src: &str, file: &str) -> String {
 fn sorted(mut v: Vec<Diagnostic>) -> Vec<Diagnostic> {
     v.sort_by_key(|d| (d.span.lo, d.span.hi));
     v.dedup_by(|a, b| a.span == b.span && a.message == b.message);
+    // Nobody reads past the first screenful; a flood of errors only costs time.
+    v.truncate(MAX_REPORTED);
     v
 }
 

@@ -102,3 +102,17 @@ fn flat_big_literals_are_fine() {
     }
     assert!(parse_module(&s, "t.ask").is_ok());
 }
+
+#[test]
+fn error_floods_are_capped() {
+    let src = "$ ".repeat(500_000);
+    match parse_module(&src, "t.ask") {
+        Ok(_) => panic!("must fail"),
+        Err(ds) => assert!(ds.len() <= 50),
+    }
+    let src = "x = (1 2)\n".repeat(10_000);
+    match parse_module(&src, "t.ask") {
+        Ok(_) => panic!("must fail"),
+        Err(ds) => assert!(ds.len() <= 50),
+    }
+}

@@ -7,10 +7,13 @@ use ask_compiler::compile::{compile_program, render_diagnostics, SourceLoader};
 use ask_compiler::diagnostic::Severity;
 use ask_vm::code::Program;
 
-/// Reads source files from disk, remembering their text for diagnostics.
+/// Reads source files from disk for the compiler (which does no I/O itself), remembering each
+/// text it hands out: for rendering diagnostics, and for `ask dev` to know what to watch.
+/// Shared by the CLI, `ask start` and `ask dev`.
 #[derive(Default)]
-struct FsLoader {
-    files: Vec<(String, String)>,
+pub struct FsLoader {
+    /// `(path, text)` of every file loaded, in load order.
+    pub files: Vec<(String, String)>,
 }
 
 impl SourceLoader for FsLoader {

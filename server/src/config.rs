@@ -62,6 +62,10 @@ pub struct Config {
     pub notices: Vec<String>,
     /// Which file was read, if any.
     pub source: Option<String>,
+    /// [authwire hook] The program's folder (`.ask/` dev secret, rate-limit scope) and whether
+    /// this is `ask dev` (weak secrets warn instead of refusing the start).
+    pub program_dir: Option<std::path::PathBuf>,
+    pub dev: bool,
 }
 
 impl Default for Config {
@@ -83,12 +87,20 @@ impl Default for Config {
             mail: Table::new(),
             notices: Vec::new(),
             source: None,
+            program_dir: None,
+            dev: false,
         }
     }
 }
 
 /// Read the Askfile in `dir` (none is fine: defaults).
 pub fn load(dir: &Path) -> Result<Config, String> {
+    let mut c = load_file(dir)?;
+    c.program_dir = Some(dir.to_path_buf()); // [authwire hook]
+    Ok(c)
+}
+
+fn load_file(dir: &Path) -> Result<Config, String> {
     let legacy = dir.join("Askfile");
     let modern = dir.join("Askfile.toml");
     if legacy.is_file() {

@@ -59,16 +59,21 @@ impl App {
     }
 }
 
-/// Buffered access log: one line per request, flushed by a timer (and at shutdown) so that
-/// logging costs no system call per request.
+/// Buffered access log: one line per request, appended to a memory buffer and written to stdout
+/// by a flusher thread (every 200 ms, and at shutdown), so logging costs no system call per
+/// request and a stuck stdout (a full pipe nobody reads) never blocks a request: the buffer is
+/// bounded, and lines beyond it are counted and reported as dropped.
 pub struct Logger {
     enabled: bool,
-    buf: Mutex<Vec<u8>>,
+    buf: Mutex<(Vec<u8>, u64)>,
 }
+
+/// Most bytes of log lines kept waiting for the flusher.
+const LOG_BUFFER_MAX: usize = 4 << 20;
 
 impl Logger {
     pub fn new(enabled: bool) -> Logger {
-        Logger { enabled, buf: Mutex::new(Vec::with_capacity(64 * 1024)) }
+        Logger { enabled, buf: Mutex::new((Vec::with_capacity(64 * 1024), 0)) }
     }
 
     pub fn request(&self, remote: &str, method: &str, path: &str, query: Option<&str>, status: u16, took: Duration) {
@@ -76,34 +81,61 @@ impl Logger {
             return;
         }
         use std::io::Write;
-        let mut b = match self.buf.lock() {
+        let mut g = match self.buf.lock() {
             Ok(b) => b,
             Err(p) => p.into_inner(),
         };
+        let (b, dropped) = &mut *g;
+        if b.len() > LOG_BUFFER_MAX {
+            *dropped += 1;
+            return;
+        }
         let _ = write!(b, "{remote} {method} {path}");
         if let Some(q) = query {
             b.push(b'?');
             b.extend_from_slice(redact_query(q).as_bytes());
         }
         let _ = writeln!(b, " {status} {:.2}ms", took.as_secs_f64() * 1000.0);
-        if b.len() > 60 * 1024 {
-            let _ = std::io::stdout().lock().write_all(&b);
-            b.clear();
-        }
     }
 
+    /// Write what is buffered (called by the flusher thread; the lock is not held while writing).
     pub fn flush(&self) {
         use std::io::Write;
-        let mut b = match self.buf.lock() {
-            Ok(b) => b,
-            Err(p) => p.into_inner(),
+        let (data, dropped) = {
+            let mut g = match self.buf.lock() {
+                Ok(b) => b,
+                Err(p) => p.into_inner(),
+            };
+            if g.0.is_empty() && g.1 == 0 {
+                return;
+            }
+            let data = std::mem::replace(&mut g.0, Vec::with_capacity(64 * 1024));
+            (data, std::mem::take(&mut g.1))
         };
-        if !b.is_empty() {
-            let mut out = std::io::stdout().lock();
-            let _ = out.write_all(&b);
-            let _ = out.flush();
-            b.clear();
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(&data);
+        if dropped > 0 {
+            let _ = writeln!(out, "ask: {dropped} access log lines dropped (stdout is not keeping up)");
         }
+        let _ = out.flush();
+    }
+
+    /// Start the flusher thread; it stops when `stop` is set (after a last flush).
+    pub fn spawn_flusher(self: &Arc<Self>, stop: Arc<std::sync::atomic::AtomicBool>) -> Option<std::thread::JoinHandle<()>> {
+        if !self.enabled {
+            return None;
+        }
+        let log = self.clone();
+        std::thread::Builder::new()
+            .name("ask-log".into())
+            .spawn(move || {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(200));
+                    log.flush();
+                }
+                log.flush();
+            })
+            .ok()
     }
 }
 
@@ -159,23 +191,15 @@ fn build(reply: Reply, extra: &[(&'static str, String)], head: bool) -> Response
 }
 
 fn client_addr(app: &App, peer: SocketAddr, headers: &hyper::HeaderMap) -> String {
-    let ip = peer.ip().to_string();
-    if app.cfg.trusted_proxies.is_empty() || !app.cfg.trusted_proxies.iter().any(|p| *p == ip) {
-        return ip;
+    if app.cfg.trusted_proxies.is_empty() {
+        return peer.ip().to_string();
     }
-    // Walk X-Forwarded-For from the right, skipping our own proxies.
-    let xff: Vec<String> = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(',').map(|s| s.trim().to_string()))
-        .collect();
-    for addr in xff.iter().rev() {
-        if !app.cfg.trusted_proxies.iter().any(|p| p == addr) && !addr.is_empty() {
-            return addr.clone();
-        }
-    }
-    ip
+    // [authwire hook] `ask_auth::limit::client_key`: CIDR ranges, the right-most untrusted
+    // `X-Forwarded-For` entry (the rate limiter counts the same address).
+    let nets: Vec<ask_auth::limit::IpNet> = app.cfg.trusted_proxies.iter().filter_map(|p| p.parse().ok()).collect();
+    let xff: Vec<&str> = headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).collect();
+    let joined = xff.join(",");
+    ask_auth::limit::client_key(peer.ip(), if xff.is_empty() { None } else { Some(joined.as_str()) }, &nets).to_string()
 }
 
 /// Handle one request end to end.
@@ -353,16 +377,8 @@ pub fn spawn(app: Arc<App>, listener: TcpListener) -> ServerHandle {
 /// The accept loop.
 pub async fn serve(app: Arc<App>, listener: TcpListener, stop: impl std::future::Future<Output = ()>) {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let flusher = {
-        let log = app.log.clone();
-        tokio::spawn(async move {
-            let mut t = tokio::time::interval(Duration::from_millis(200));
-            loop {
-                t.tick().await;
-                log.flush();
-            }
-        })
-    };
+    let stop_log = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flusher = app.log.spawn_flusher(stop_log.clone());
     tokio::pin!(stop);
     loop {
         tokio::select! {
@@ -398,8 +414,13 @@ pub async fn serve(app: Arc<App>, listener: TcpListener, stop: impl std::future:
         _ = graceful.shutdown() => {}
         _ = tokio::time::sleep(GRACE) => eprintln!("ask: grace period over, closing the remaining connections"),
     }
-    flusher.abort();
-    app.log.flush();
+    stop_log.store(true, std::sync::atomic::Ordering::Relaxed);
+    match flusher {
+        Some(f) => {
+            let _ = f.join();
+        }
+        None => app.log.flush(),
+    }
 }
 
 #[cfg(test)]

@@ -47,15 +47,16 @@
 //! module's global-name table is never looked up (`vmapp::used_request_names`).
 //!
 //! **Decorators.** The compiled program applies `&name` decorators itself (top = outermost). The
-//! server provides the built-ins `protected`, `limit`, `basic` as natives, and overrides
+//! server provides the built-ins `protected`, `limit` (`security`: the `ask-auth` crate wired
+//! in, with `auth`, `hash` and the secret; built-in wrappers at the outside of a route's chain
+//! are checked in Rust before the handler task starts), `basic` as natives, and overrides
 //! `__inner__` so that `inner()` in a `decorator` block on a route returns the value the handler
 //! responded with while keeping its status and headers (a decorator that returns that value, or
 //! `None`, keeps the handler's response; another value is sent as JSON 200; its own
 //! `respond`/`status` wins). `protected(f)` returns a wrapper native; when such wrappers are the
 //! outermost layers of a route's handler, the engine checks them in Rust before starting the task
-//! and runs the wrapped function directly (so it can still suspend). The token check itself and
-//! `&limit` are the auth issue's part (`protected` currently only requires a token to be present:
-//! 400 `{"message": "Missing token!"}`; `limit` passes the function through).
+//! and runs the wrapped function directly (so it can still suspend); token validation, `auth`
+//! and rate limiting live in `security`.
 //!
 //! **Config.** `Askfile.toml` (or the legacy JSON `Askfile`) beside the program (`config`), `.env`
 //! beside the program loaded into the program's environment view without overriding the real
@@ -68,18 +69,21 @@
 //! finish for up to 10 s, flush the access log and exit 0.
 //!
 //! **Logging.** One line per request (client, method, path with any `token` query value redacted,
-//! status, duration), buffered and flushed every 200 ms; never the Authorization header.
+//! status, duration), buffered in memory and written by a flusher thread every 200 ms (bounded:
+//! a stdout nobody reads drops lines instead of blocking requests); never the Authorization
+//! header.
 
 pub mod config;
 pub mod cors;
 pub mod dev; // [dev hook] `ask dev` hot reload (owned by the dev helper)
 pub mod docs;
-pub mod dotenv;
+pub use ask_auth::dotenv; // `.env` parsing lives in ask-auth (one implementation)
 pub mod engine;
 pub mod http;
 pub mod json;
 pub mod request;
 pub mod router;
+pub mod security; // [authwire] issue 5: auth, hash, &protected, &limit
 pub mod vmapp;
 pub mod compile;
 pub mod serve;

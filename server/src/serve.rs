@@ -41,6 +41,7 @@ pub fn prepare(file: &Path, program: Option<Arc<Program>>, host: Option<String>,
     if let Some(p) = port {
         cfg.port = p;
     }
+    cfg.dev = dev; // [authwire hook]
     let env_path = dir.join(".env");
     let mut dotenv = Vec::new();
     if env_path.is_file() {
@@ -67,8 +68,16 @@ pub fn prepare(file: &Path, program: Option<Arc<Program>>, host: Option<String>,
     Ok(Prepared { app, cfg, routes: routes.len() })
 }
 
+/// The tokio runtime: one worker per CPU this process may run on; with a single CPU (a small
+/// container, or `taskset -c 0`) a current-thread runtime, which skips the work-stealing
+/// machinery that cannot help there.
 fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build()
+    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    if cpus == 1 {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread().worker_threads(cpus).enable_all().build()
+    }
 }
 
 async fn shutdown_signal() {

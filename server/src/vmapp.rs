@@ -101,6 +101,7 @@ impl Host for ServerHost {
                 }
                 Ok(Value::None)
             }
+            HostCall::Op { name, args } if crate::security::is_offloaded(name) => crate::security::run_blocking(name, &args), // [authwire hook]
             HostCall::Op { name, .. } => Err(Exc::new(ExcKind::RuntimeError, format!("host operation '{name}' is not available in this server"))),
         }
     }
@@ -117,6 +118,8 @@ pub struct Ctx {
     req: RefCell<Option<Arc<RequestData>>>,
     /// The `Respond` payload caught by `inner()` in the running task.
     recorded: RefCell<Option<Value>>,
+    /// [authwire hook] The security state (`crate::security::Sec`).
+    sec: Value,
 }
 
 impl NativeObject for Ctx {
@@ -166,10 +169,10 @@ fn type_name(v: &Value) -> String {
 // ---------------------------------------------------------------------------------------------
 // respond / status.
 
-const KIND_JSON: i64 = 0;
+pub(crate) const KIND_JSON: i64 = 0;
 const KIND_TEXT: i64 = 1;
 
-fn respond_signal(kind: i64, value: Value, status: i64, headers: Value) -> Exc {
+pub(crate) fn respond_signal(kind: i64, value: Value, status: i64, headers: Value) -> Exc {
     Exc(Box::new(ExcData::Respond(Value::tuple(vec![Value::Int(kind), value, Value::Int(status), headers]))))
 }
 
@@ -281,69 +284,7 @@ fn inner_native(vm: &mut Vm, args: &[Value], _kw: &[(Rc<StrObj>, Value)]) -> VmR
     }
 }
 
-/// The token a request carries (`Authorization: Bearer …` or `?token=`), if any.
-pub fn request_token(req: &RequestData) -> Option<String> {
-    if let Some(h) = req.headers.get("authorization").and_then(|v| v.to_str().ok()) {
-        let h = h.trim();
-        if h.len() > 7 && h[..7].eq_ignore_ascii_case("bearer ") {
-            let t = h[7..].trim();
-            if !t.is_empty() {
-                return Some(t.to_string());
-            }
-        }
-    }
-    req.args.iter().find(|(k, _)| k == "token").map(|(_, v)| v.clone()).filter(|v| !v.is_empty())
-}
-
-/// `&protected` as applied by compiled code: `protected(handler)` returns a wrapper.
-/// AUTH ISSUE (04): only checks that a token is present; signature/expiry checks and
-/// `auth` belong to the auth layer (`ask-auth`).
-fn protected_native(_vm: &mut Vm, args: &[Value], _kw: &[(Rc<StrObj>, Value)]) -> VmResult<Value> {
-    match args {
-        [ctx, f] => Ok(native("protected", protected_call, Some(Value::tuple(vec![ctx.clone(), f.clone()])))),
-        _ => Err(Exc::type_error("protected() takes exactly one argument (the function to protect)")),
-    }
-}
-
-/// The refusal `&protected` answers for `req`, if any.
-fn protected_check(req: &RequestData) -> Option<Reply> {
-    if request_token(req).is_none() {
-        return Some(Reply::message(400, "Missing token!"));
-    }
-    None
-}
-
-fn protected_call(vm: &mut Vm, args: &[Value], kw: &[(Rc<StrObj>, Value)]) -> VmResult<Value> {
-    let Some(Value::Tuple(pair)) = args.first() else { return Err(Exc::type_error("protected wrapper called without its state")) };
-    let (ctx, f) = (&pair[0], pair[1].clone());
-    let refusal = obj::<Ctx>(ctx).and_then(|c| c.req.borrow().as_ref().and_then(|r| protected_check(r)));
-    if refusal.is_some() {
-        let msg = {
-            let mut d = new_dict();
-            d.insert(HKey(s("message")), s("Missing token!"));
-            Value::dict(d)
-        };
-        return Err(respond_signal(KIND_JSON, msg, 400, Value::None));
-    }
-    vm.call_value(&f, &args[1..], kw)
-}
-
-/// `&limit('5 per minute')`: `limit(rule)` returns the decorator.
-/// AUTH ISSUE (04): rate limiting is not implemented yet; the decorator passes the function through.
-fn limit_native(_vm: &mut Vm, args: &[Value], _kw: &[(Rc<StrObj>, Value)]) -> VmResult<Value> {
-    match args {
-        [Value::Str(rule)] => Ok(native("limit", limit_apply, Some(Value::Str(rule.clone())))),
-        [other] => Err(Exc::type_error(format!("limit() expects a rule string such as '5 per minute', not {}", type_name(other)))),
-        _ => Err(Exc::type_error("limit() takes exactly one argument (a rule such as '5 per minute')")),
-    }
-}
-
-fn limit_apply(_vm: &mut Vm, args: &[Value], _kw: &[(Rc<StrObj>, Value)]) -> VmResult<Value> {
-    match args {
-        [_rule, f] => Ok(f.clone()),
-        _ => Err(Exc::type_error("a limit decorator takes exactly one argument")),
-    }
-}
+// `&protected` and `&limit` live in `crate::security` (issue 5).
 
 /// `&basic` (models; the database issue gives it meaning): a pass-through for now.
 fn basic_native(_vm: &mut Vm, args: &[Value], _kw: &[(Rc<StrObj>, Value)]) -> VmResult<Value> {
@@ -1034,6 +975,8 @@ pub struct VmEngine {
 enum Step {
     Done(Reply),
     Sleep(TaskId, f64),
+    /// [authwire hook] A hashing op to run off the lock (`crate::security::Job`).
+    Offload(TaskId, crate::security::Job),
 }
 
 impl VmEngine {
@@ -1068,6 +1011,9 @@ impl VmEngine {
     fn finish(&self, g: &mut Guarded, t: TaskId, outcome: RunOutcome) -> Step {
         match outcome {
             RunOutcome::Suspended(HostCall::Sleep(secs)) => Step::Sleep(t, secs),
+            RunOutcome::Suspended(HostCall::Op { name, args }) if crate::security::is_offloaded(name) => {
+                Step::Offload(t, crate::security::Job::new(name, &args)) // [authwire hook]
+            }
             RunOutcome::Suspended(call) => {
                 // Other host operations (database, mail) are not served here yet: answer the
                 // task synchronously through the host and continue.
@@ -1076,6 +1022,7 @@ impl VmEngine {
                 self.finish(g, t, outcome)
             }
             RunOutcome::Done(v) => {
+                crate::security::sec(&ctx_of_rc(&g.ctx).sec).end_task(t); // [authwire hook]
                 let state = g.tasks.remove(&t.0);
                 g.vm.drop_task(t);
                 let recorded = state.as_ref().and_then(|s| s.recorded.clone());
@@ -1105,6 +1052,7 @@ impl VmEngine {
                 Step::Done(reply)
             }
             RunOutcome::Failed(exc) => {
+                crate::security::sec(&ctx_of_rc(&g.ctx).sec).end_task(t); // [authwire hook]
                 g.tasks.remove(&t.0);
                 g.vm.drop_task(t);
                 Step::Done(self.failure(g, exc))
@@ -1182,6 +1130,7 @@ impl VmEngine {
             let ctx = ctx_of_rc(&g.ctx);
             *ctx.req.borrow_mut() = Some(state.req.clone());
             *ctx.recorded.borrow_mut() = state.recorded.take();
+            crate::security::sec(&ctx.sec).enter(t, &state.req); // [authwire hook]
         }
         let outcome = match resume {
             None => g.vm.run(t),
@@ -1190,6 +1139,7 @@ impl VmEngine {
         let ctx = ctx_of_rc(&g.ctx);
         let recorded = ctx.recorded.borrow_mut().take();
         *ctx.req.borrow_mut() = None;
+        crate::security::sec(&ctx.sec).leave(); // [authwire hook]
         if let Some(state) = g.tasks.get_mut(&t.0) {
             state.recorded = recorded;
         }
@@ -1203,19 +1153,14 @@ impl VmEngine {
             return Step::Done(Reply::internal_error());
         };
         // Built-in decorators at the outside of the chain are checked here, in Rust, so the task
-        // starts directly with the function they wrap (and can still suspend).
-        loop {
-            let Value::Native(n) = &handler else { break };
-            if n.name != "protected" {
-                break;
+        // starts directly with the function they wrap (and can still suspend). [authwire hook]
+        let pre = match crate::security::decorators::peel(handler, &req) {
+            Ok((inner, pre)) => {
+                handler = inner;
+                pre
             }
-            let Some(Value::Tuple(pair)) = &n.bound else { break };
-            if let Some(refusal) = protected_check(&req) {
-                return Step::Done(refusal);
-            }
-            let inner = pair[1].clone();
-            handler = inner;
-        }
+            Err(refusal) => return Step::Done(refusal),
+        };
         let args: Vec<Value> = params.into_iter().map(|p| match p {
             ParamValue::Str(x) => s(&x),
             ParamValue::Int(i) => Value::Int(i),
@@ -1232,6 +1177,8 @@ impl VmEngine {
             }
             g.vm.set_task_local(t, name, value);
         }
+        let sec = ctx_of_rc(&g.ctx).sec.clone();
+        crate::security::begin_task(&sec, &mut g.vm, t, &req, pre, self.underscores); // [authwire hook]
         g.tasks.insert(t.0, TaskState { req, recorded: None, route });
         let outcome = self.run_in(g, t, None);
         self.finish(g, t, outcome)
@@ -1252,7 +1199,9 @@ impl VmEngine {
                     let ctx = ctx_of_rc(&g.ctx);
                     ctx.req.borrow_mut().take();
                     ctx.recorded.borrow_mut().take();
+                    crate::security::sec(&ctx.sec).leave(); // [authwire hook]
                     if let Some(t) = t {
+                        crate::security::sec(&ctx.sec).end_task(t);
                         g.tasks.remove(&t.0);
                         g.vm.drop_task(t);
                     }
@@ -1294,6 +1243,7 @@ impl Drop for Parked {
         let forget = async move {
             let _gil = match &engine.gil { Some(l) => Some(l.lock().await), None => None };
             let mut g = engine.vm.lock().await;
+            crate::security::sec(&ctx_of_rc(&g.0.ctx).sec).end_task(t); // [authwire hook]
             g.0.tasks.remove(&t.0);
             g.0.vm.drop_task(t);
         };
@@ -1329,6 +1279,18 @@ impl Engine for VmEngine {
                         parked.task = None;
                         step = self.guarded(&mut g.0, Some(t), |e, g| e.resume_sleep(g, t));
                     }
+                    Step::Offload(t, job) => {
+                        // [authwire hook] hashing runs off the lock and off the async workers.
+                        parked.task = Some(t);
+                        let output = job.run().await;
+                        let _gil = match &self.gil { Some(l) => Some(l.lock().await), None => None };
+                        let mut g = self.vm.lock().await;
+                        parked.task = None;
+                        step = self.guarded(&mut g.0, Some(t), |e, g| {
+                            let outcome = e.run_in(g, t, Some(output.into_result()));
+                            e.finish(g, t, outcome)
+                        });
+                    }
                 }
             }
         })
@@ -1337,6 +1299,7 @@ impl Engine for VmEngine {
 
 /// Install the host natives into a fresh VM (before its program's top level runs).
 pub fn install_natives(vm: &mut Vm, underscores: bool) -> Rc<Box<dyn NativeObject>> {
+    let sec = crate::security::install(vm, underscores); // [authwire hook] protected, limit, auth, hash
     let ctx: Rc<Box<dyn NativeObject>> = Rc::new(Box::new(Ctx {
         args_class: make_class("Args", &[
             ("get", args_get), ("getlist", args_getlist), ("keys", args_keys), ("values", args_values),
@@ -1352,13 +1315,12 @@ pub fn install_natives(vm: &mut Vm, underscores: bool) -> Rc<Box<dyn NativeObjec
         ]),
         req: RefCell::new(None),
         recorded: RefCell::new(None),
+        sec,
     }));
     let ctx_v = Value::Object(ctx.clone());
     let natives: Vec<(&'static str, Value)> = vec![
         ("respond", native("respond", respond_native, None)),
         ("status", native("status", status_native, None)),
-        ("protected", native("protected", protected_native, Some(ctx_v.clone()))),
-        ("limit", native("limit", limit_native, None)),
         ("basic", native("basic", basic_native, None)),
         ("env", object(EnvObj)),
     ];
@@ -1379,10 +1341,13 @@ pub fn boot(program: Arc<Program>, cfg: &crate::config::Config, dotenv: Arc<Vec<
     let mut vm = Vm::new(Box::new(host), Limits { instruction_budget: u64::MAX, ..Limits::default() });
     let ctx = install_natives(&mut vm, cfg.underscores);
     crate::utilities::install(&mut vm, cfg.underscores);
+    let sec = ctx_of_rc(&ctx).sec.clone(); // [authwire hook]
+    crate::security::configure(&sec, cfg)?;
     vm.load(program);
     if let Err(e) = vm.run_main() {
         return Err(vm.format_traceback(&e));
     }
+    crate::security::finalize(&mut vm, &sec, cfg)?; // [authwire hook] the secret
     Ok((vm, ctx))
 }
 
@@ -1406,7 +1371,7 @@ mod tests {
         std::panic::set_hook(prev);
         match step {
             Step::Done(r) => assert_eq!(r.status, 500),
-            Step::Sleep(..) => panic!("expected a reply"),
+            _ => panic!("expected a reply"),
         }
         // The VM is still usable: encode a value under the same lock.
         let mut d = new_dict();
@@ -1428,20 +1393,5 @@ mod tests {
         assert_eq!((r.status, &r.body[..]), (503, &b"Service Unavailable"[..]));
         assert!(respond_native(&mut g.0.vm, &[s("x"), Value::Int(99)], &[]).unwrap_err().is_exception());
         assert!(status_native(&mut g.0.vm, &[s("only a message")], &[]).unwrap_err().is_exception());
-    }
-
-    #[test]
-    fn tokens_are_found_in_header_or_query() {
-        let mut req = RequestData {
-            method: "GET".into(), path: "/".into(), query: String::new(), url: String::new(), remote_addr: String::new(),
-            headers: hyper::HeaderMap::new(), json: None, args: vec![], form: vec![], files: vec![], raw: Bytes::new(),
-        };
-        assert_eq!(request_token(&req), None);
-        req.args = vec![("token".into(), "".into())];
-        assert_eq!(request_token(&req), None);
-        req.args = vec![("token".into(), "abc".into())];
-        assert_eq!(request_token(&req).as_deref(), Some("abc"));
-        req.headers.insert("authorization", "Bearer xyz".parse().unwrap());
-        assert_eq!(request_token(&req).as_deref(), Some("xyz"));
     }
 }

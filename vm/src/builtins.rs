@@ -65,6 +65,7 @@ const NAMED_TYPES: &[BuiltinType] = &[
 ];
 
 const FUNCTIONS: &[(&str, NativeFnPtr)] = &[
+    ("__inner__", bi_inner),
     ("print", bi_print),
     ("len", bi_len),
     ("enumerate", bi_enumerate),
@@ -622,6 +623,29 @@ fn one_arg<'a>(name: &str, args: &'a [Value]) -> VmResult<&'a Value> {
         return Err(Exc::type_error(format!("{}() takes exactly one argument ({} given)", name, args.len())));
     }
     Ok(&args[0])
+}
+
+/// `inner()` inside a `decorator` block compiles to `__inner__(function, args, kwargs)`: call
+/// the decorated function with the wrapper's own arguments. The server replaces this built-in to
+/// give `inner()` its route semantics (catching the handler's `respond`).
+fn bi_inner(vm: &mut Vm, args: &[Value], _kw: Kw) -> VmResult<Value> {
+    let [f, pos, kwv] = args else {
+        return Err(Exc::type_error("__inner__ expects (function, args, kwargs)"));
+    };
+    let pos = match pos {
+        Value::Tuple(t) => t.to_vec(),
+        Value::None => Vec::new(),
+        other => ops::collect(vm, other)?,
+    };
+    let mut kw = Vec::new();
+    if let Value::Dict(d) = kwv {
+        for (k, v) in d.borrow().iter() {
+            if let Value::Str(s) = &k.0 {
+                kw.push((s.clone(), v.clone()));
+            }
+        }
+    }
+    vm.call_value(f, &pos, &kw)
 }
 
 fn bi_len(vm: &mut Vm, args: &[Value], _kw: Kw) -> VmResult<Value> {

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ask_compiler::compile::{compile_program, render_diagnostics, SourceLoader};
+use ask_compiler::compile::{compile_program, render_diagnostics};
 use ask_compiler::diagnostic::Severity;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
@@ -53,20 +53,6 @@ pub fn fingerprint(files: &BTreeSet<PathBuf>) -> Fingerprint {
     files.iter().map(|f| (f.clone(), std::fs::read(f).ok().map(|b| hash_bytes(&b)))).collect()
 }
 
-/// Reads program files from disk for the compiler, recording each text it hands out.
-struct RecordingLoader {
-    files: Vec<(String, String)>,
-}
-
-impl SourceLoader for RecordingLoader {
-    fn load(&mut self, path: &str) -> Option<String> {
-        let text = std::fs::read_to_string(path).ok();
-        if let Some(t) = &text {
-            self.files.push((path.to_string(), t.clone()));
-        }
-        text
-    }
-}
 
 /// A program built and ready to swap in (not yet visible to requests).
 pub struct Built {
@@ -91,6 +77,7 @@ pub struct Attempt {
 /// Read the settings the way `ask start` does (`Askfile*` + command-line overrides, `.env`).
 pub fn load_config(spec: &Spec) -> Result<(Config, Vec<(String, String)>), String> {
     let mut cfg = config::load(&spec.dir).map_err(|e| format!("ask: {e}"))?;
+    cfg.dev = true; // [authwire hook] weak secrets warn; the secret is kept in .ask/
     if let Some(h) = &spec.host {
         cfg.host = h.clone();
     }
@@ -127,7 +114,7 @@ pub fn build(spec: &Spec, old: Option<(Arc<VmEngine>, DefMap)>, gil: &Arc<tokio:
     let trace = std::env::var_os("ASK_DEV_TRACE").is_some();
     let t = Instant::now();
     let settings = load_config(spec);
-    let mut loader = RecordingLoader { files: Vec::new() };
+    let mut loader = crate::compile::FsLoader::default();
     let compiled = compile_program(&spec.name, &mut loader);
     for (path, text) in &loader.files {
         let abs = watch::absolute(Path::new(path));

@@ -121,6 +121,29 @@ impl std::ops::DerefMut for Dict {
     }
 }
 
+/// `IndexMap`'s constructors, so code written against the former `type Dict = IndexMap<..>`
+/// keeps compiling.
+impl Dict {
+    pub fn with_hasher(h: FxBuildHasher) -> Dict {
+        Dict(IndexMap::with_hasher(h))
+    }
+    pub fn with_capacity_and_hasher(n: usize, h: FxBuildHasher) -> Dict {
+        Dict(IndexMap::with_capacity_and_hasher(n, h))
+    }
+    pub fn with_capacity(n: usize) -> Dict {
+        Dict(IndexMap::with_capacity_and_hasher(n, FxBuildHasher))
+    }
+    pub fn new() -> Dict {
+        Dict::default()
+    }
+}
+
+impl From<IndexMap<HKey, Value, FxBuildHasher>> for Dict {
+    fn from(m: IndexMap<HKey, Value, FxBuildHasher>) -> Dict {
+        Dict(m)
+    }
+}
+
 impl FromIterator<(HKey, Value)> for Dict {
     fn from_iter<I: IntoIterator<Item = (HKey, Value)>>(iter: I) -> Dict {
         Dict(IndexMap::from_iter(iter))

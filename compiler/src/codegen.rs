@@ -1080,6 +1080,14 @@ impl<'a, 'd> Codegen<'a, 'd> {
                     let v = self.expr_any(value);
                     self.emit(Instr::abc(Op::Aug, r, v, code));
                 }
+                NameLoc::Global(g) => {
+                    // In place when the slot holds the only other reference (see `AugGlobal`).
+                    let t = self.alloc();
+                    self.load_name(n, t);
+                    let v = self.expr_any(value);
+                    self.emit(Instr::abc(Op::AugGlobal, t, v, code));
+                    self.emit(Instr::extra(g as u32));
+                }
                 _ => {
                     let t = self.alloc();
                     self.load_name(n, t);

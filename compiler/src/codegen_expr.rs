@@ -129,7 +129,11 @@ impl<'a, 'd> Codegen<'a, 'd> {
                 self.emit(Instr::abc(op, dst, r, 0));
             }
             ExprKind::Binary(op, a, b) => {
+                let mark = self.mark();
                 let ra = self.expr_any(a);
+                // The left operand computed into a fresh temporary is dead after the addition:
+                // `AddTmp` may extend a unique string in place.
+                let left_tmp = ra as usize >= mark && !self.is_var(ra);
                 if matches!(op, BinOp::Add | BinOp::Sub) {
                     if let Some(i) = small_int(b) {
                         let o = if *op == BinOp::Add { Op::AddI } else { Op::SubI };
@@ -137,8 +141,12 @@ impl<'a, 'd> Codegen<'a, 'd> {
                         return;
                     }
                 }
+                let mark_b = self.mark();
                 let rb = self.expr_any(b);
+                let right_tmp = rb as usize >= mark_b && !self.is_var(rb);
                 let o = match op {
+                    BinOp::Add if left_tmp && !matches!(a.kind, ExprKind::Str(_)) => Op::AddTmp,
+                    BinOp::Add if right_tmp && !matches!(b.kind, ExprKind::Str(_)) => Op::AddTmpR,
                     BinOp::Add => Op::Add,
                     BinOp::Sub => Op::Sub,
                     BinOp::Mul => Op::Mul,

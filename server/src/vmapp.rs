@@ -151,7 +151,7 @@ fn s(x: &str) -> Value {
 }
 
 fn new_dict() -> Dict {
-    IndexMap::with_hasher(FxBuildHasher)
+    Dict::default()
 }
 
 fn kwarg<'a>(kw: &'a [(Rc<StrObj>, Value)], name: &str) -> Option<&'a Value> {

@@ -210,6 +210,11 @@ pub struct Func {
     pub name: Rc<StrObj>,
     /// File name for tracebacks (`Program::files[proto.file].0`).
     pub files: Rc<[Rc<str>]>,
+    /// `proto.nregs` (read on every call and return).
+    pub nregs: usize,
+    /// Number of positional arguments of a plain function (no `*args`, keyword-only params,
+    /// `**kwargs`, not a generator): the interpreter's call fast path. `usize::MAX` otherwise.
+    pub simple_nargs: usize,
 }
 
 impl Func {
@@ -236,6 +241,11 @@ impl Func {
             ns,
             name: Rc::new(StrObj::new(proto.name.clone())),
             files: files.clone(),
+            nregs: proto.nregs as usize,
+            simple_nargs: {
+                let p = &proto.params;
+                if proto.is_generator || p.vararg || p.nkwonly != 0 || p.kwarg { usize::MAX } else { p.nargs }
+            },
         })
     }
     pub fn file_name(&self, idx: u32) -> Rc<str> {
@@ -264,6 +274,9 @@ pub struct Closure {
     pub upvals: Vec<Rc<RefCell<Value>>>,
     /// Positional defaults, then keyword-only defaults (see `Params`).
     pub defaults: Vec<Value>,
+    /// Attributes set on the function object (`wrapper.cache = {}`); empty (no allocation) for
+    /// almost every function.
+    pub attrs: RefCell<Vec<(Rc<str>, Value)>>,
 }
 
 impl Closure {

@@ -89,7 +89,7 @@ pub fn exc_args(v: &Value) -> Vec<Value> {
     if let Value::Instance(inst) = v {
         if let Some(a) = inst.attrs.borrow().get("args") {
             return match a {
-                Value::Tuple(t) => t.as_ref().clone(),
+                Value::Tuple(t) => t.to_vec(),
                 other => vec![other.clone()],
             };
         }
@@ -904,7 +904,7 @@ fn general_format(a: f64, p: usize, alt: bool, keep_point: bool) -> String {
 /// `fmt % args` for strings.
 pub fn percent_format(vm: &mut Vm, fmt: &str, args: &Value) -> VmResult<String> {
     let (items, mapping): (Vec<Value>, Option<Value>) = match args {
-        Value::Tuple(t) => (t.as_ref().clone(), None),
+        Value::Tuple(t) => (t.to_vec(), None),
         Value::Dict(_) => (vec![args.clone()], Some(args.clone())),
         other => (vec![other.clone()], None),
     };

@@ -199,6 +199,16 @@ pub fn verify(p: &FuncProto, parent: Option<&FuncProto>, program: &Program, modu
                     return err(pc, "bad module");
                 }
             }
+            Op::AugGlobal => {
+                match p.code.get(pc + 1) {
+                    Some(x) if x.op() == Some(Op::ExtraArg) && x.ax() < nglobals => {}
+                    _ => return err(pc, "bad AugGlobal"),
+                }
+                if Op::arith_op_from_code(ins.c() as u8).is_none() {
+                    return err(pc, "bad AugGlobal operator");
+                }
+                pc += 1;
+            }
             Op::RegisterRoute => {
                 if ins.bx() >= program.routes.len() {
                     return err(pc, "bad route");
@@ -300,7 +310,7 @@ pub(crate) fn builtin_exception_instance(vm: &mut Vm, kind: ExcKind, msg: &str) 
 
 fn main_closure(vm: &Vm, module: usize) -> Option<Value> {
     let f = vm.module_funcs.get(module)?.clone();
-    Some(Value::Function(Rc::new(Closure { func: f, upvals: Vec::new(), defaults: Vec::new() })))
+    Some(Value::Function(Rc::new(Closure { func: f, upvals: Vec::new(), defaults: Vec::new(), attrs: Default::default() })))
 }
 
 pub(crate) fn run_main(vm: &mut Vm) -> VmResult<Value> {
@@ -428,7 +438,7 @@ fn grow(task: &mut Task, base: usize) {
 #[inline(always)]
 fn next_base(task: &Task) -> usize {
     match task.frames.last() {
-        Some(f) => f.base + f.closure.func.proto.nregs as usize,
+        Some(f) => f.base + f.closure.func.nregs,
         None => 1,
     }
 }
@@ -656,10 +666,20 @@ fn instantiate(
             inst.attrs.borrow_mut().insert(Rc::from("args"), Value::tuple(args));
             return Ok(Some(Value::Instance(Rc::new(inst))));
         }
-        if let Some(ctor) = cls.attrs.borrow().get("__new__").cloned() {
+        let ctor = cls.attrs.borrow().get("__new__").cloned();
+        if let Some(ctor) = ctor {
             return invoke(vm, task, ctor, args, kw, ret);
         }
         return crate::builtins::construct_builtin(vm, b, &args, &kw).map(Some);
+    }
+    // A class implemented natively (no built-in tag) builds its object with a native `__new__`
+    // (called with the call's arguments, like the tagged ones above).
+    let native_new = match cls.attrs.borrow().get("__new__") {
+        Some(v @ Value::Native(n)) if n.name != "staticmethod" => Some(v.clone()),
+        _ => None,
+    };
+    if let Some(ctor) = native_new {
+        return invoke(vm, task, ctor, args, kw, ret);
     }
     let inst = Value::Instance(Rc::new(Instance { class: cls.clone(), attrs: Default::default() }));
     let is_exc = is_exception_class(&cls);
@@ -1435,7 +1455,7 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
                     for i in 0..nd {
                         defaults.push(r!(a + 1 + i).clone());
                     }
-                    set_reg(&mut r!(a), Value::Function(Rc::new(Closure { func: child, upvals, defaults })));
+                    set_reg(&mut r!(a), Value::Function(Rc::new(Closure { func: child, upvals, defaults, attrs: Default::default() })));
                 }
 
                 Op::Add | Op::Sub | Op::Mul => {
@@ -1454,6 +1474,46 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
                     let v = match arith_fast(aop, x, y) {
                         Some(v) => v,
                         None => tri!(arith_slow(vm, aop, x, y)),
+                    };
+                    set_reg(&mut r!(a), v);
+                }
+                Op::AddTmp => {
+                    let (b, c) = (ins.b(), ins.c());
+                    let v = match arith_fast(ArithOp::Add, &r!(b), &r!(c)) {
+                        Some(v) => v,
+                        None => {
+                            if let (Value::Str(_), Value::Str(_)) = (&r!(b), &r!(c)) {
+                                let x = std::mem::take(&mut r!(b));
+                                tri!(ops::arith_inplace(vm, ArithOp::Add, x, &r!(c)))
+                            } else {
+                                tri!(arith_slow(vm, ArithOp::Add, &r!(b), &r!(c)))
+                            }
+                        }
+                    };
+                    set_reg(&mut r!(a), v);
+                }
+                Op::AddTmpR => {
+                    let (b, c) = (ins.b(), ins.c());
+                    let v = match arith_fast(ArithOp::Add, &r!(b), &r!(c)) {
+                        Some(v) => v,
+                        None => {
+                            let mut y = std::mem::take(&mut r!(c));
+                            let mut done = false;
+                            if let (Value::Str(x), Value::Str(ys)) = (&r!(b), &mut y) {
+                                if let Some(so) = Rc::get_mut(ys) {
+                                    if so.s.len() + x.s.len() <= vm.limits.max_size {
+                                        so.s.insert_str(0, &x.s);
+                                        so.hash.set(0);
+                                        done = true;
+                                    }
+                                }
+                            }
+                            if done {
+                                y
+                            } else {
+                                tri!(arith_slow(vm, ArithOp::Add, &r!(b), &y))
+                            }
+                        }
                     };
                     set_reg(&mut r!(a), v);
                 }
@@ -1482,6 +1542,49 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
                         }
                     };
                     set_reg(&mut r!(a), v);
+                }
+                Op::AugGlobal => {
+                    let gx = unsafe { *code.add(pc) }.ax();
+                    pc += 1;
+                    let aop = Op::arith_op_from_code(ins.c() as u8).unwrap_or(ArithOp::Add);
+                    let b = ins.b();
+                    let f = unsafe { &*func };
+                    let mut done = false;
+                    if aop == ArithOp::Add {
+                        if let (Value::Str(t), Value::Str(y)) = (&r!(a), &r!(b)) {
+                            let mut vals = f.ns.values.borrow_mut();
+                            if let Some(Some(Value::Str(g))) = vals.get_mut(gx) {
+                                if Rc::ptr_eq(g, t) {
+                                    let ylen = y.s.len();
+                                    // Drop the register's reference: the slot's may be unique.
+                                    let _ = std::mem::take(&mut r!(a));
+                                    let Value::Str(y) = &r!(b) else { continue };
+                                    if let Some(so) = Rc::get_mut(g) {
+                                        if so.s.len() + ylen <= vm.limits.max_size {
+                                            so.s.push_str(&y.s);
+                                            so.hash.set(0);
+                                            done = true;
+                                        }
+                                    }
+                                    if !done {
+                                        r!(a) = Value::Str(g.clone());
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    if !done {
+                        let x = std::mem::take(&mut r!(a));
+                        let v = match arith_fast(aop, &x, &r!(b)) {
+                            Some(v) => v,
+                            None => {
+                                save_pc!();
+                                tri!(ops::arith_inplace(vm, aop, x, &r!(b)))
+                            }
+                        };
+                        let old = std::mem::replace(&mut f.ns.values.borrow_mut()[gx], Some(v));
+                        drop(old);
+                    }
                 }
                 Op::Neg => {
                     let x = &r!(ins.b());
@@ -1658,12 +1761,7 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
                     budget!();
                     let f = &r!(a);
                     match f {
-                        Value::Function(c)
-                            if !c.func.proto.is_generator && {
-                                let p = &c.func.proto.params;
-                                p.nargs == nargs && !p.vararg && p.nkwonly == 0 && !p.kwarg
-                            } =>
-                        {
+                        Value::Function(c) if c.func.simple_nargs == nargs => {
                             // Fast path: push a frame and move the arguments in place.
                             if vm.depth >= vm.limits.max_depth {
                                 break 'inner recursion_error();
@@ -1675,17 +1773,27 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
                             let fr = unsafe { task.frames.last_mut().unwrap_unchecked() };
                             fr.pc = pc;
                             let cur_base = fr.base;
-                            let base = cur_base + fr.closure.func.proto.nregs as usize;
+                            let base = cur_base + fr.closure.func.nregs;
                             reserve(task, base);
                             let st = task.stack.as_mut_ptr();
                             for i in 0..nargs {
                                 unsafe {
-                                    *st.add(base + i) = std::mem::take(&mut *st.add(cur_base + a + 1 + i));
+                                    // The callee's registers are all None (invariant): no old value to drop.
+                                    std::ptr::write(st.add(base + i), std::mem::take(&mut *st.add(cur_base + a + 1 + i)));
                                 }
                             }
                             push_frame_inline(&mut task.frames, Frame { closure: c, pc: 0, base, ret: cur_base + a, is_init: false });
                             vm.depth += 1;
                             load_frame!();
+                        }
+                        Value::Class(cls)
+                            if nargs == 1
+                                && cls.builtin == Some(BuiltinType::Str)
+                                && matches!(r!(a + 1), Value::Int(_)) =>
+                        {
+                            // `str(i)`: format the int straight into a string of the right size.
+                            let Value::Int(i) = r!(a + 1) else { continue };
+                            set_reg(&mut r!(a), Value::Str(Rc::new(StrObj::new(int_to_string(i)))));
                         }
                         Value::Class(cls)
                             if matches!(cls.builtin, Some(b) if !matches!(b, BuiltinType::Exc(_)))
@@ -1741,7 +1849,7 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
                     budget!();
                     let names = match &k!(kc) {
                         Value::Tuple(t) => t.clone(),
-                        _ => Rc::new(Vec::new()),
+                        _ => Rc::new(crate::value::TupleVec::default()),
                     };
                     let f = std::mem::take(&mut r!(a));
                     let mut args = Vec::with_capacity(nargs);
@@ -1851,6 +1959,34 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
                 }
                 Op::Return | Op::ReturnNone => {
                     let v = if op == Op::Return { std::mem::take(&mut r!(a)) } else { Value::None };
+                    // Fast path: a plain call returning into an Ask caller of this loop, with no
+                    // handler or caught exception of this frame to discard.
+                    let nfr = task.frames.len();
+                    if nfr > stop + 1 {
+                        let top = unsafe { task.frames.get_unchecked(nfr - 1) };
+                        if !top.is_init
+                            && task.handlers.last().map_or(true, |h| h.frame < nfr - 1)
+                            && task.caught.last().map_or(true, |c| c.0 < nfr - 1)
+                        {
+                            let nregs = unsafe { &*func }.nregs;
+                            for i in 0..nregs {
+                                set_reg(&mut r!(i), Value::None);
+                            }
+                            let ret = top.ret;
+                            // SAFETY: nfr >= 2 frames; the popped frame's closure is dropped
+                            // after its registers are cleared (they may hold its cells).
+                            let fr = unsafe {
+                                task.frames.set_len(nfr - 1);
+                                std::ptr::read(task.frames.as_ptr().add(nfr - 1))
+                            };
+                            vm.depth -= 1;
+                            let st = task.stack.as_mut_ptr();
+                            set_reg(unsafe { &mut *st.add(ret) }, v);
+                            drop(fr);
+                            load_frame!();
+                            continue;
+                        }
+                    }
                     let fr = pop_frame(vm, task);
                     if fr.is_init {
                         if !v.is_none() {
@@ -2312,6 +2448,30 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
     }
 }
 
+/// Decimal digits of an int (the `str(i)` fast path).
+fn int_to_string(i: i64) -> String {
+    let mut buf = [0u8; 20];
+    let mut n = i.unsigned_abs();
+    let mut pos = buf.len();
+    loop {
+        pos -= 1;
+        buf[pos] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let digits = &buf[pos..];
+    // Room for a short suffix (`str(i) + ";"`) within the allocator's smallest chunk.
+    let mut s = String::with_capacity((digits.len() + 1).max(24));
+    if i < 0 {
+        s.push('-');
+    }
+    // SAFETY: ASCII digits.
+    s.push_str(unsafe { std::str::from_utf8_unchecked(digits) });
+    s
+}
+
 /// `next()` on an iterator value; generators are stepped with the iterator cell released.
 fn iter_next(vm: &mut Vm, it: &Value) -> VmResult<Option<Value>> {
     if let Value::Iter(cell) = it {
@@ -2362,6 +2522,33 @@ fn import_module(vm: &mut Vm, name: &str) -> VmResult<Value> {
         }
         Some(Err(e)) => Err(e),
         None => Err(Exc::new(ExcKind::ImportError, format!("No module named '{name}'"))),
+    }
+}
+
+/// The namespace of the `extend`ed module whose module object is `m`, if any.
+fn module_namespace(vm: &Vm, m: &Rc<crate::value::ModuleObj>) -> Option<Rc<Namespace>> {
+    vm.namespaces
+        .iter()
+        .find(|ns| matches!(&*ns.module_obj.borrow(), Some(Value::Module(mm)) if Rc::ptr_eq(mm, m)))
+        .cloned()
+}
+
+/// `m.name` on an `extend`ed module reads the module's global slot (Python modules are live
+/// namespaces). `None`: not such a module (or no such global); `Some(None)`: the global is unset.
+pub(crate) fn module_global(vm: &Vm, m: &Rc<crate::value::ModuleObj>, name: &str) -> Option<Option<Value>> {
+    let ns = module_namespace(vm, m)?;
+    let slot = ns.slot_of(name)?;
+    let v = ns.values.borrow().get(slot).cloned().flatten();
+    Some(v)
+}
+
+/// `m.name = v` on an `extend`ed module also updates the module's global slot.
+pub(crate) fn set_module_global(vm: &Vm, m: &Rc<crate::value::ModuleObj>, name: &str, v: &Value) {
+    if let Some(ns) = module_namespace(vm, m) {
+        if let Some(slot) = ns.slot_of(name) {
+            let old = ns.values.borrow_mut().get_mut(slot).map(|s| std::mem::replace(s, Some(v.clone())));
+            drop(old);
+        }
     }
 }
 

@@ -42,14 +42,29 @@ pub fn function_attr(vm: &mut Vm, f: &Value, name: &str) -> VmResult<Option<Valu
         (Value::Function(c), "__qualname__") => Some(Value::str(c.qualname())),
         (Value::Function(_), "__module__") => Some(Value::str("__main__")),
         (Value::Function(_), "__doc__") => Some(Value::None),
+        (Value::Function(c), _) => c.attrs.borrow().iter().find(|(k, _)| &**k == name).map(|(_, v)| v.clone()),
         _ => None,
     })
 }
 
 /// `f.attr = v` on a compiled function; `Ok(false)` when unsupported.
 pub fn set_function_attr(vm: &mut Vm, f: &Value, name: &str, value: Value) -> VmResult<bool> {
-    let _ = (vm, f, name, value);
-    Ok(false)
+    let _ = vm;
+    let Value::Function(c) = f else { return Ok(false) };
+    if name.starts_with("__") && name.ends_with("__") {
+        return Ok(false);
+    }
+    let mut attrs = c.attrs.borrow_mut();
+    let old = match attrs.iter_mut().find(|(k, _)| &**k == name) {
+        Some(slot) => Some(std::mem::replace(&mut slot.1, value)),
+        None => {
+            attrs.push((Rc::from(name), value));
+            None
+        }
+    };
+    drop(attrs);
+    drop(old);
+    Ok(true)
 }
 
 /// `obj.name = value` where the class may define a property. `Ok(Some(()))` when handled.

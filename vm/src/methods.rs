@@ -223,7 +223,7 @@ fn not_in_list_msg(vm: &mut Vm, x: &Value) -> VmResult<Exc> {
     Ok(Exc::value_error(format!("{} is not in list", crate::format::repr(vm, x)?)))
 }
 
-fn list_method(vm: &mut Vm, l: &Rc<RefCell<Vec<Value>>>, obj: &Value, name: &str, args: &[Value], kw: Kw) -> VmResult<Option<Value>> {
+fn list_method(vm: &mut Vm, l: &Rc<RefCell<crate::value::ListVec>>, obj: &Value, name: &str, args: &[Value], kw: Kw) -> VmResult<Option<Value>> {
     let v = match name {
         "append" => {
             check_margs("list", name, args, 1, 1)?;
@@ -819,7 +819,7 @@ fn set_method(vm: &mut Vm, obj: &Value, name: &str, args: &[Value]) -> VmResult<
 // ---------------------------------------------------------------------------------------------
 // tuple
 
-fn tuple_method(vm: &mut Vm, t: &Rc<Vec<Value>>, name: &str, args: &[Value]) -> VmResult<Option<Value>> {
+fn tuple_method(vm: &mut Vm, t: &Rc<crate::value::TupleVec>, name: &str, args: &[Value]) -> VmResult<Option<Value>> {
     let v = match name {
         "index" => {
             check_margs("tuple", name, args, 1, 3)?;

@@ -476,6 +476,18 @@ ops! {
     RegisterRoute = ABx,
     /// Do nothing.
     Nop = ABC,
+    /// `R[A] := R[B] + R[C]` where `R[B]` is a dead temporary (the compiler never reads it
+    /// again): a uniquely referenced string in `R[B]` is extended in place, so
+    /// `"a" + str(i) + ";"` allocates once.
+    AddTmp = ABC,
+    /// `G[X] := R[A] (op C)= R[B]` where `R[A]` holds the value just read from `G[X]` and X is
+    /// the `Ax` of the `ExtraArg` word that always follows. When `R[A]` is still the slot's
+    /// object, the register's reference is dropped first so a unique string is extended in
+    /// place (`s += x` on a module-level name). `R[A]` is left undefined.
+    AugGlobal = ABC,
+    /// `R[A] := R[B] + R[C]` where `R[C]` is a dead temporary: a uniquely referenced string in
+    /// `R[C]` gets `R[B]` inserted in front in place (`"k" + str(i)` allocates once).
+    AddTmpR = ABC,
 }
 
 impl Op {

@@ -527,7 +527,8 @@ pub fn arith(vm: &mut Vm, op: ArithOp, a: &Value, b: &Value) -> VmResult<Value> 
         (Value::Int(x), Value::Int(y)) => return lib_num::int_arith(op, *x, *y),
         (Value::Float(x), Value::Float(y)) => return lib_num::float_arith(op, *x, *y),
         (Value::Str(x), Value::Str(y)) if op == ArithOp::Add => {
-            let mut s = String::with_capacity(x.s.len() + y.s.len());
+            // At least the allocator's smallest chunk: a following `+ ";"` appends in place.
+            let mut s = String::with_capacity((x.s.len() + y.s.len()).max(24));
             s.push_str(&x.s);
             s.push_str(&y.s);
             check_size(vm, s.len())?;
@@ -592,12 +593,12 @@ fn arith_slow(vm: &mut Vm, op: ArithOp, a: &Value, b: &Value) -> VmResult<Value>
             return Ok(Value::list(v));
         }
         (ArithOp::Add, Value::Tuple(x), Value::Tuple(y)) => {
-            let mut v = x.as_ref().clone();
+            let mut v = x.to_vec();
             v.extend(y.iter().cloned());
             return Ok(Value::tuple(v));
         }
         (ArithOp::Add, Value::Bytes(x), Value::Bytes(y)) => {
-            let mut v = x.as_ref().clone();
+            let mut v = x.to_vec();
             v.extend_from_slice(y);
             return Ok(Value::Bytes(Rc::new(v)));
         }
@@ -1564,6 +1565,13 @@ pub fn get_attr(vm: &mut Vm, obj: &Value, name: &str) -> VmResult<Value> {
         }
         Value::Class(c) => class_attr(vm, c, name),
         Value::Module(m) => {
+            // An `extend`ed module is a live namespace: read its global slot.
+            if let Some(r) = crate::interp::module_global(vm, m, name) {
+                return match r {
+                    Some(v) => Ok(v),
+                    None => Err(Exc::attribute_error(format!("module '{}' has no attribute '{}'", m.name, name))),
+                };
+            }
             if let Some(v) = m.attrs.borrow().get(name) {
                 return Ok(v.clone());
             }
@@ -1675,6 +1683,7 @@ pub fn set_attr(vm: &mut Vm, obj: &Value, name: &str, value: Value) -> VmResult<
             Ok(())
         }
         Value::Module(m) => {
+            crate::interp::set_module_global(vm, m, name, &value);
             m.attrs.borrow_mut().insert(Rc::from(name), value);
             Ok(())
         }
@@ -1961,7 +1970,7 @@ pub fn next(vm: &mut Vm, it: &Value) -> VmResult<Option<Value>> {
 pub fn collect(vm: &mut Vm, v: &Value) -> VmResult<Vec<Value>> {
     match v {
         Value::List(l) => Ok(l.borrow().clone()),
-        Value::Tuple(t) => Ok(t.as_ref().clone()),
+        Value::Tuple(t) => Ok(t.to_vec()),
         Value::Str(s) => {
             if s.s.is_ascii() {
                 Ok((0..s.s.len()).map(|i| Value::str(&s.s[i..i + 1])).collect())

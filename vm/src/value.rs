@@ -40,8 +40,8 @@ pub enum Value {
     BigInt(Rc<BigInt>),
     Str(Rc<StrObj>),
     Bytes(Rc<Vec<u8>>),
-    List(Rc<RefCell<Vec<Value>>>),
-    Tuple(Rc<Vec<Value>>),
+    List(Rc<RefCell<ListVec>>),
+    Tuple(Rc<TupleVec>),
     Dict(Rc<RefCell<Dict>>),
     Set(Rc<RefCell<Set>>),
     /// An immutable set (`frozenset`); hashable.
@@ -102,7 +102,77 @@ impl StrObj {
 }
 
 /// Dict storage: insertion-ordered, keyed by Python equality/hashing (see [`HKey`]).
-pub type Dict = IndexMap<HKey, Value, FxBuildHasher>;
+/// A newtype (deref to the `IndexMap`) so that dropping deeply nested dicts stays iterative.
+#[derive(Default, Clone)]
+pub struct Dict(pub IndexMap<HKey, Value, FxBuildHasher>);
+
+impl std::ops::Deref for Dict {
+    type Target = IndexMap<HKey, Value, FxBuildHasher>;
+    #[inline(always)]
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Dict {
+    #[inline(always)]
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+/// `IndexMap`'s constructors, so code written against the former `type Dict = IndexMap<..>`
+/// keeps compiling.
+impl Dict {
+    pub fn with_hasher(h: FxBuildHasher) -> Dict {
+        Dict(IndexMap::with_hasher(h))
+    }
+    pub fn with_capacity_and_hasher(n: usize, h: FxBuildHasher) -> Dict {
+        Dict(IndexMap::with_capacity_and_hasher(n, h))
+    }
+    pub fn with_capacity(n: usize) -> Dict {
+        Dict(IndexMap::with_capacity_and_hasher(n, FxBuildHasher))
+    }
+    pub fn new() -> Dict {
+        Dict::default()
+    }
+}
+
+impl From<IndexMap<HKey, Value, FxBuildHasher>> for Dict {
+    fn from(m: IndexMap<HKey, Value, FxBuildHasher>) -> Dict {
+        Dict(m)
+    }
+}
+
+impl FromIterator<(HKey, Value)> for Dict {
+    fn from_iter<I: IntoIterator<Item = (HKey, Value)>>(iter: I) -> Dict {
+        Dict(IndexMap::from_iter(iter))
+    }
+}
+
+impl IntoIterator for Dict {
+    type Item = (HKey, Value);
+    type IntoIter = indexmap::map::IntoIter<HKey, Value>;
+    fn into_iter(mut self) -> Self::IntoIter {
+        std::mem::take(&mut self.0).into_iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a Dict {
+    type Item = (&'a HKey, &'a Value);
+    type IntoIter = indexmap::map::Iter<'a, HKey, Value>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl Drop for Dict {
+    fn drop(&mut self) {
+        if !self.0.is_empty() {
+            deep_drop::drop_items(std::mem::take(&mut self.0).into_values());
+        }
+    }
+}
 /// Set storage: insertion-ordered (iteration order is deterministic, which CPython's is only
 /// for small ints; programs must not rely on either).
 pub type Set = IndexSet<HKey, FxBuildHasher>;
@@ -325,9 +395,9 @@ pub struct ModuleObj {
 /// State of a one-shot iterator.
 pub enum IterObj {
     /// Over a list (live: sees appends, like CPython).
-    List { list: Rc<RefCell<Vec<Value>>>, index: usize },
+    List { list: Rc<RefCell<ListVec>>, index: usize },
     /// Over a tuple.
-    Tuple { tuple: Rc<Vec<Value>>, index: usize },
+    Tuple { tuple: Rc<TupleVec>, index: usize },
     /// Over the characters of a string (byte offset of the next char).
     Str { s: Rc<StrObj>, pos: usize },
     Range { next: i64, stop: i64, step: i64 },
@@ -391,10 +461,10 @@ impl Value {
         Value::Str(Rc::new(StrObj::new(s.into())))
     }
     pub fn list(items: Vec<Value>) -> Value {
-        Value::List(Rc::new(RefCell::new(items)))
+        Value::List(Rc::new(RefCell::new(ListVec(items))))
     }
     pub fn tuple(items: Vec<Value>) -> Value {
-        Value::Tuple(Rc::new(items))
+        Value::Tuple(Rc::new(TupleVec(items)))
     }
     pub fn dict(d: Dict) -> Value {
         Value::Dict(Rc::new(RefCell::new(d)))
@@ -615,5 +685,126 @@ impl Num<'_> {
                     && b.to_f64().is_some()
             }
         }
+    }
+}
+
+/// The items of a list: a `Vec<Value>` (it derefs to one) whose `Drop` stays iterative however
+/// deeply lists nest (`x = [x]` a million times must not overflow the Rust stack).
+/// Deliberately not `Clone`: `list.borrow().clone()` derefs to the `Vec` and copies the items.
+#[derive(Default)]
+pub struct ListVec(pub Vec<Value>);
+
+impl std::ops::Deref for ListVec {
+    type Target = Vec<Value>;
+    #[inline(always)]
+    fn deref(&self) -> &Vec<Value> {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for ListVec {
+    #[inline(always)]
+    fn deref_mut(&mut self) -> &mut Vec<Value> {
+        &mut self.0
+    }
+}
+
+impl From<Vec<Value>> for ListVec {
+    fn from(v: Vec<Value>) -> ListVec {
+        ListVec(v)
+    }
+}
+
+impl Drop for ListVec {
+    fn drop(&mut self) {
+        if !self.0.is_empty() {
+            deep_drop::drop_items(std::mem::take(&mut self.0));
+        }
+    }
+}
+
+/// The items of a tuple (see [`ListVec`]: same deref and iterative drop).
+#[derive(Default)]
+pub struct TupleVec(pub Vec<Value>);
+
+impl std::ops::Deref for TupleVec {
+    type Target = Vec<Value>;
+    #[inline(always)]
+    fn deref(&self) -> &Vec<Value> {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for TupleVec {
+    #[inline(always)]
+    fn deref_mut(&mut self) -> &mut Vec<Value> {
+        &mut self.0
+    }
+}
+
+impl From<Vec<Value>> for TupleVec {
+    fn from(v: Vec<Value>) -> TupleVec {
+        TupleVec(v)
+    }
+}
+
+impl Drop for TupleVec {
+    fn drop(&mut self) {
+        if !self.0.is_empty() {
+            deep_drop::drop_items(std::mem::take(&mut self.0));
+        }
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let attrs = self.attrs.get_mut();
+        if !attrs.is_empty() {
+            deep_drop::drop_items(std::mem::take(attrs).into_values());
+        }
+    }
+}
+
+/// Iterative dropping of deeply nested containers. Containers hand their items to
+/// [`drop_items`](deep_drop::drop_items); past a nesting depth the items are parked on a
+/// thread-local list instead of being dropped recursively, and the outermost drop drains that
+/// list one value at a time.
+pub mod deep_drop {
+    use super::Value;
+    use std::cell::{Cell, RefCell};
+
+    /// Nesting depth of container drops beyond which items are parked (each level costs a few
+    /// hundred bytes of Rust stack).
+    const MAX_DEPTH: u32 = 200;
+
+    thread_local! {
+        static DEPTH: Cell<u32> = const { Cell::new(0) };
+        static PARKED: RefCell<Vec<Value>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// Drop `items` (the contents of a container being dropped).
+    pub fn drop_items<I: IntoIterator<Item = Value>>(items: I) {
+        let d = DEPTH.with(|d| d.get());
+        if d >= MAX_DEPTH {
+            PARKED.with(|p| {
+                if let Ok(mut p) = p.try_borrow_mut() {
+                    p.extend(items);
+                }
+            });
+            return;
+        }
+        DEPTH.with(|c| c.set(d + 1));
+        drop(items.into_iter());
+        if d == 0 {
+            // Outermost container: drain what deeper levels parked.
+            loop {
+                let next = PARKED.with(|p| p.try_borrow_mut().ok().and_then(|mut p| p.pop()));
+                match next {
+                    Some(v) => drop(v),
+                    None => break,
+                }
+            }
+        }
+        DEPTH.with(|c| c.set(d));
     }
 }

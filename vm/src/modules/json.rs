@@ -325,7 +325,7 @@ impl Encoder {
                     Value::List(_) | Value::Tuple(_) => {
                         let items: Vec<Value> = match &v {
                             Value::List(l) => l.borrow().clone(),
-                            Value::Tuple(t) => t.as_ref().clone(),
+                            Value::Tuple(t) => t.to_vec(),
                             _ => Vec::new(),
                         };
                         if items.is_empty() {

@@ -241,7 +241,7 @@ pub fn float_to_int_value(f: f64) -> VmResult<Value> {
 pub fn items(vm: &mut Vm, v: &Value) -> VmResult<Vec<Value>> {
     match v {
         Value::List(l) => Ok(l.borrow().clone()),
-        Value::Tuple(t) => Ok(t.as_ref().clone()),
+        Value::Tuple(t) => Ok(t.to_vec()),
         _ => crate::ops::collect(vm, v),
     }
 }

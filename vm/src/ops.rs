@@ -304,29 +304,7 @@ pub fn type_name(v: &Value) -> String {
 
 /// `type_name` for values whose type name is static.
 pub fn static_type_name(v: &Value) -> &'static str {
-    match v {
-        Value::None => "NoneType",
-        Value::Bool(_) => "bool",
-        Value::Int(_) | Value::BigInt(_) => "int",
-        Value::Float(_) => "float",
-        Value::Str(_) => "str",
-        Value::Bytes(_) => "bytes",
-        Value::List(_) => "list",
-        Value::Tuple(_) => "tuple",
-        Value::Dict(_) => "dict",
-        Value::Set(_) => "set",
-        Value::FrozenSet(_) => "frozenset",
-        Value::Range(_) => "range",
-        Value::Function(_) => "function",
-        Value::Native(_) => "builtin_function_or_method",
-        Value::BoundMethod(_) => "method",
-        Value::Class(_) => "type",
-        Value::Instance(_) => "object",
-        Value::Module(_) => "module",
-        Value::Iter(_) => "iterator",
-        Value::Cell(_) => "cell",
-        Value::Object(_) => "object",
-    }
+    v.kind_name()
 }
 
 /// The `__name__` of a function-like value.

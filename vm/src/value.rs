@@ -508,8 +508,8 @@ impl fmt::Debug for Value {
 }
 
 impl Value {
-    /// A short internal name of the variant (for debugging; user-facing type names come from
-    /// `ops::type_name`).
+    /// The static type name of the variant (`ops::type_name` refines instances, classes and
+    /// native objects with their own names).
     pub fn kind_name(&self) -> &'static str {
         match self {
             Value::None => "NoneType",
@@ -528,7 +528,7 @@ impl Value {
             Value::Native(_) => "builtin_function_or_method",
             Value::BoundMethod(_) => "method",
             Value::Class(_) => "type",
-            Value::Instance(_) => "instance",
+            Value::Instance(_) => "object",
             Value::Module(_) => "module",
             Value::Iter(_) => "iterator",
             Value::Cell(_) => "cell",

@@ -1213,9 +1213,17 @@ fn push_frame_inline(frames: &mut Vec<Frame>, f: Frame) {
         frames.reserve(64);
     }
     // SAFETY: capacity > len was just ensured; the slot is initialised before `set_len`.
+    // Fields are written one by one: building the `Frame` on the stack and copying it wide
+    // reloads the just-stored `is_init` byte as a word (a store-forwarding stall per call).
     unsafe {
         let len = frames.len();
-        std::ptr::write(frames.as_mut_ptr().add(len), f);
+        let p = frames.as_mut_ptr().add(len);
+        let Frame { closure, pc, base, ret, is_init } = f;
+        std::ptr::addr_of_mut!((*p).closure).write(closure);
+        std::ptr::addr_of_mut!((*p).pc).write(pc);
+        std::ptr::addr_of_mut!((*p).base).write(base);
+        std::ptr::addr_of_mut!((*p).ret).write(ret);
+        std::ptr::addr_of_mut!((*p).is_init).write(is_init);
         frames.set_len(len + 1);
     }
 }
@@ -1228,11 +1236,29 @@ fn fast_clone(v: &Value) -> Value {
         // bytes at once (instead of rebuilding the variant field by field) also avoids a
         // store-forwarding stall when the copy is read back right away.
         Value::None | Value::Bool(_) | Value::Int(_) | Value::Float(_) => unsafe { std::ptr::read(v) },
-        Value::Function(f) => Value::Function(Rc::clone(f)),
-        Value::Str(x) => Value::Str(Rc::clone(x)),
-        Value::List(x) => Value::List(Rc::clone(x)),
-        Value::Dict(x) => Value::Dict(Rc::clone(x)),
-        Value::Instance(x) => Value::Instance(Rc::clone(x)),
+        // Refcounted: bump the count, then copy the 16 bytes wide (rebuilding the variant
+        // as tag byte + pointer and reading it back as a whole stalls store forwarding).
+        // SAFETY: the forgotten clone accounts for the extra owner the bitwise copy creates.
+        Value::Function(f) => unsafe {
+            std::mem::forget(Rc::clone(f));
+            std::ptr::read(v)
+        },
+        Value::Str(x) => unsafe {
+            std::mem::forget(Rc::clone(x));
+            std::ptr::read(v)
+        },
+        Value::List(x) => unsafe {
+            std::mem::forget(Rc::clone(x));
+            std::ptr::read(v)
+        },
+        Value::Dict(x) => unsafe {
+            std::mem::forget(Rc::clone(x));
+            std::ptr::read(v)
+        },
+        Value::Instance(x) => unsafe {
+            std::mem::forget(Rc::clone(x));
+            std::ptr::read(v)
+        },
         _ => v.clone(),
     }
 }

@@ -1834,7 +1834,7 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
                             let fr = unsafe { task.frames.last_mut().unwrap_unchecked() };
                             fr.pc = pc;
                             let cur_base = fr.base;
-                            let base = cur_base + fr.closure.func.nregs;
+                            let base = cur_base + unsafe { &*func }.nregs;
                             reserve(task, base);
                             let st = task.stack.as_mut_ptr();
                             for i in 0..nargs {

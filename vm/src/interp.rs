@@ -1213,9 +1213,17 @@ fn push_frame_inline(frames: &mut Vec<Frame>, f: Frame) {
         frames.reserve(64);
     }
     // SAFETY: capacity > len was just ensured; the slot is initialised before `set_len`.
+    // Fields are written one by one: building the `Frame` on the stack and copying it wide
+    // reloads the just-stored `is_init` byte as a word (a store-forwarding stall per call).
     unsafe {
         let len = frames.len();
-        std::ptr::write(frames.as_mut_ptr().add(len), f);
+        let p = frames.as_mut_ptr().add(len);
+        let Frame { closure, pc, base, ret, is_init } = f;
+        std::ptr::addr_of_mut!((*p).closure).write(closure);
+        std::ptr::addr_of_mut!((*p).pc).write(pc);
+        std::ptr::addr_of_mut!((*p).base).write(base);
+        std::ptr::addr_of_mut!((*p).ret).write(ret);
+        std::ptr::addr_of_mut!((*p).is_init).write(is_init);
         frames.set_len(len + 1);
     }
 }
@@ -1228,11 +1236,29 @@ fn fast_clone(v: &Value) -> Value {
         // bytes at once (instead of rebuilding the variant field by field) also avoids a
         // store-forwarding stall when the copy is read back right away.
         Value::None | Value::Bool(_) | Value::Int(_) | Value::Float(_) => unsafe { std::ptr::read(v) },
-        Value::Function(f) => Value::Function(Rc::clone(f)),
-        Value::Str(x) => Value::Str(Rc::clone(x)),
-        Value::List(x) => Value::List(Rc::clone(x)),
-        Value::Dict(x) => Value::Dict(Rc::clone(x)),
-        Value::Instance(x) => Value::Instance(Rc::clone(x)),
+        // Refcounted: bump the count, then copy the 16 bytes wide (rebuilding the variant
+        // as tag byte + pointer and reading it back as a whole stalls store forwarding).
+        // SAFETY: the forgotten clone accounts for the extra owner the bitwise copy creates.
+        Value::Function(f) => unsafe {
+            std::mem::forget(Rc::clone(f));
+            std::ptr::read(v)
+        },
+        Value::Str(x) => unsafe {
+            std::mem::forget(Rc::clone(x));
+            std::ptr::read(v)
+        },
+        Value::List(x) => unsafe {
+            std::mem::forget(Rc::clone(x));
+            std::ptr::read(v)
+        },
+        Value::Dict(x) => unsafe {
+            std::mem::forget(Rc::clone(x));
+            std::ptr::read(v)
+        },
+        Value::Instance(x) => unsafe {
+            std::mem::forget(Rc::clone(x));
+            std::ptr::read(v)
+        },
         _ => v.clone(),
     }
 }
@@ -1248,6 +1274,29 @@ fn set_reg(slot: &mut Value, v: Value) {
         },
         _ => *slot = v,
     }
+}
+
+/// Tag byte of `Value::Int` (the discriminant lives in byte 0; see the `write_int` test).
+const INT_TAG: u8 = unsafe { *(&Value::Int(0) as *const Value as *const u8) };
+const _: () = assert!(std::mem::size_of::<Value>() == 16);
+
+/// Store an int result into a register with one 16-byte store when the old value is an
+/// immediate. Writing the tag byte and the payload separately makes the next wide read of the
+/// register (a move, an argument copy, a return) miss store forwarding and stall.
+#[inline(always)]
+fn write_int(slot: &mut Value, i: i64) {
+    #[cfg(target_arch = "x86_64")]
+    if matches!(slot, Value::None | Value::Bool(_) | Value::Int(_) | Value::Float(_)) {
+        use std::arch::x86_64::{__m128i, _mm_set_epi64x, _mm_storeu_si128};
+        // SAFETY: the old value owns nothing; the written bytes are the tag in byte 0 (rest of
+        // the first word zero padding) and the i64 payload in the second word, which is the
+        // layout of `Value::Int` (checked by the `write_int_layout` test). SSE2 is baseline.
+        unsafe {
+            _mm_storeu_si128(slot as *mut Value as *mut __m128i, _mm_set_epi64x(i, INT_TAG as i64));
+        }
+        return;
+    }
+    set_reg(slot, Value::Int(i));
 }
 
 /// Run `task` until the frame at index `stop` returns (→ `Exit::Return`), a generator yields,
@@ -1479,6 +1528,12 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
                 }
                 Op::AddTmp => {
                     let (b, c) = (ins.b(), ins.c());
+                    if let (Value::Int(x), Value::Int(y)) = (&r!(b), &r!(c)) {
+                        if let Some(z) = x.checked_add(*y) {
+                            write_int(&mut r!(a), z);
+                            continue;
+                        }
+                    }
                     let v = match arith_fast(ArithOp::Add, &r!(b), &r!(c)) {
                         Some(v) => v,
                         None => {
@@ -1520,6 +1575,12 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
                 Op::AddI | Op::SubI => {
                     let imm = ins.sc();
                     let x = &r!(ins.b());
+                    if let Value::Int(i) = x {
+                        if let Some(z) = if op == Op::AddI { i.checked_add(imm) } else { i.checked_sub(imm) } {
+                            write_int(&mut r!(a), z);
+                            continue;
+                        }
+                    }
                     let fast = match x {
                         Value::Int(i) => if op == Op::AddI { i.checked_add(imm) } else { i.checked_sub(imm) }.map(Value::Int),
                         _ => None,
@@ -1773,7 +1834,7 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
                             let fr = unsafe { task.frames.last_mut().unwrap_unchecked() };
                             fr.pc = pc;
                             let cur_base = fr.base;
-                            let base = cur_base + fr.closure.func.nregs;
+                            let base = cur_base + unsafe { &*func }.nregs;
                             reserve(task, base);
                             let st = task.stack.as_mut_ptr();
                             for i in 0..nargs {
@@ -2572,3 +2633,22 @@ fn load_module(vm: &mut Vm, idx: usize) -> VmResult<Value> {
     Ok(m)
 }
 
+
+#[cfg(test)]
+mod write_int_tests {
+    use super::*;
+
+    #[test]
+    fn write_int_layout() {
+        for i in [0i64, 1, -1, 42, i64::MIN, i64::MAX] {
+            for old in [Value::None, Value::Bool(true), Value::Int(7), Value::Float(1.5)] {
+                let mut slot = old;
+                write_int(&mut slot, i);
+                assert!(matches!(slot, Value::Int(j) if j == i));
+            }
+            let mut slot = Value::Str(Rc::new(StrObj::new("x".to_string())));
+            write_int(&mut slot, i);
+            assert!(matches!(slot, Value::Int(j) if j == i));
+        }
+    }
+}

@@ -66,6 +66,8 @@ const NAMED_TYPES: &[BuiltinType] = &[
 
 const FUNCTIONS: &[(&str, NativeFnPtr)] = &[
     ("__inner__", bi_inner),
+    ("staticmethod", bi_staticmethod),
+    ("property", bi_property),
     ("print", bi_print),
     ("len", bi_len),
     ("enumerate", bi_enumerate),
@@ -623,6 +625,22 @@ fn one_arg<'a>(name: &str, args: &'a [Value]) -> VmResult<&'a Value> {
         return Err(Exc::type_error(format!("{}() takes exactly one argument ({} given)", name, args.len())));
     }
     Ok(&args[0])
+}
+
+/// `&staticmethod` on a method: a marker the attribute lookup understands (`code::make_staticmethod`).
+fn bi_staticmethod(_vm: &mut Vm, args: &[Value], _kw: Kw) -> VmResult<Value> {
+    match args {
+        [f] => Ok(crate::code::make_staticmethod(f.clone())),
+        _ => Err(Exc::type_error("staticmethod expected 1 argument")),
+    }
+}
+
+/// `&property` on a method: a getter marker (`code::make_property`).
+fn bi_property(_vm: &mut Vm, args: &[Value], _kw: Kw) -> VmResult<Value> {
+    match args {
+        [f] => Ok(crate::code::make_property(f.clone())),
+        _ => Err(Exc::type_error("property expected 1 argument")),
+    }
 }
 
 /// `inner()` inside a `decorator` block compiles to `__inner__(function, args, kwargs)`: call

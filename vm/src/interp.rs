@@ -248,20 +248,6 @@ fn take_task(vm: &mut Vm) -> Task {
     vm.spare_tasks.pop().unwrap_or_else(Task::with_stack)
 }
 
-fn return_task(vm: &mut Vm, mut t: Task) {
-    if vm.spare_tasks.len() < 8 && t.stack.len() <= WINDOW * 8 {
-        t.frames.clear();
-        t.handlers.clear();
-        t.caught.clear();
-        t.pending = None;
-        t.entry = None;
-        for v in t.stack.iter_mut() {
-            *v = Value::None;
-        }
-        vm.spare_tasks.push(t);
-    }
-}
-
 #[cold]
 fn recursion_error() -> Exc {
     Exc::new(ExcKind::RecursionError, "maximum recursion depth exceeded")
@@ -284,28 +270,8 @@ pub(crate) fn call_nested(vm: &mut Vm, f: &Value, args: &[Value], kw: &[(Rc<StrO
         }
     })();
     vm.nesting -= 1;
-    return_task(vm, task);
-    r.map_err(|e| blocking_never(e))
-}
-
-/// Suspensions never leave a nested loop (they are turned into blocking calls inside it).
-fn blocking_never(e: Exc) -> Exc {
-    e
-}
-
-pub(crate) fn builtin_exception_instance(vm: &mut Vm, kind: ExcKind, msg: &str) -> Value {
-    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| crate::builtins::exception_instance(vm, kind, msg)));
-    match r {
-        Ok(v) => v,
-        Err(_) => {
-            // `builtins::exception_instance` not available yet: build the instance here.
-            let class = vm.exc_class(kind);
-            let args = if msg.is_empty() && kind != ExcKind::KeyError { vec![] } else { vec![Value::str(msg)] };
-            let inst = Instance { class, attrs: Default::default() };
-            inst.attrs.borrow_mut().insert(Rc::from("args"), Value::tuple(args));
-            Value::Instance(Rc::new(inst))
-        }
-    }
+    recycle_task(vm, task);
+    r
 }
 
 fn main_closure(vm: &Vm, module: usize) -> Option<Value> {

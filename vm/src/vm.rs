@@ -138,9 +138,7 @@ impl Host for NullHost {
 impl Vm {
     /// A VM with the built-ins installed and no program loaded.
     ///
-    /// The built-in exception classes are created here (so `exc_class` always works);
-    /// `builtins::install` may replace them. While `builtins::install` is still an unfinished
-    /// stub that panics, the panic is caught so the VM stays usable for tests.
+    /// `builtins::install` creates the built-in type and exception classes and functions.
     pub fn new(host: Box<dyn Host>, limits: Limits) -> Vm {
         let budget = limits.instruction_budget;
         let mut vm = Vm {
@@ -165,27 +163,7 @@ impl Vm {
             budget,
             spare_tasks: Vec::new(),
         };
-        vm.exc_classes = default_exc_classes();
-        let installed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| crate::builtins::install(&mut vm)));
-        if installed.is_err() || vm.exc_classes.len() != ExcKind::ALL.len() {
-            vm.exc_classes = default_exc_classes();
-        }
-        for kind in ExcKind::ALL {
-            let cls = vm.exc_classes[*kind as usize].clone();
-            vm.builtins.entry(Rc::from(kind.name())).or_insert(Value::Class(cls));
-        }
-        if !vm.builtins.contains_key("staticmethod") {
-            vm.register_native("staticmethod", |_vm, args, _kw| match args {
-                [f] => Ok(crate::code::make_staticmethod(f.clone())),
-                _ => Err(Exc::type_error("staticmethod expected 1 argument")),
-            });
-        }
-        if !vm.builtins.contains_key("property") {
-            vm.register_native("property", |_vm, args, _kw| match args {
-                [f] => Ok(crate::code::make_property(f.clone())),
-                _ => Err(Exc::type_error("property expected 1 argument")),
-            });
-        }
+        crate::builtins::install(&mut vm);
         vm
     }
 
@@ -237,7 +215,7 @@ impl Vm {
             ExcData::Raised { value, .. } => value.clone(),
             ExcData::Builtin { kind, msg, traceback } => {
                 let (kind, msg, tb) = (*kind, std::mem::take(msg), std::mem::take(traceback));
-                let value = crate::interp::builtin_exception_instance(self, kind, &msg);
+                let value = crate::builtins::exception_instance(self, kind, &msg);
                 *exc.0 = ExcData::Raised { value: value.clone(), traceback: tb };
                 value
             }
@@ -328,22 +306,6 @@ impl Vm {
 }
 
 /// The built-in exception classes, indexed by `ExcKind as usize`, with CPython's hierarchy.
-fn default_exc_classes() -> Vec<Rc<Class>> {
-    let mut out: Vec<Rc<Class>> = Vec::with_capacity(ExcKind::ALL.len());
-    for (i, kind) in ExcKind::ALL.iter().enumerate() {
-        debug_assert_eq!(*kind as usize, i);
-        // Parents always come earlier in `ALL`.
-        let base = kind.parent().map(|p| out[p as usize].clone());
-        out.push(Rc::new(Class {
-            name: Rc::new(StrObj::new(kind.name().to_string())),
-            base,
-            attrs: Default::default(),
-            builtin: Some(BuiltinType::Exc(*kind)),
-        }));
-    }
-    out
-}
-
 // SAFETY: a `Vm` owns every `Rc`/`RefCell` reachable from it: values live in its registers,
 // globals, built-ins, tasks and caches, and compiled code it shares is `Arc<Program>` (plain
 // `Send + Sync` data). The embedder (the server) only moves a `Vm` between threads as a whole,

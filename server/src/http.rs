@@ -374,6 +374,55 @@ pub fn spawn(app: Arc<App>, listener: TcpListener) -> ServerHandle {
     ServerHandle { addr, stop: Some(tx), done: Some(done) }
 }
 
+/// An accepted connection, or `None` after a short back-off when accepting failed (out of file
+/// descriptors and the like: back off instead of spinning).
+pub(crate) async fn accepted_or_backoff(
+    accepted: std::io::Result<(tokio::net::TcpStream, SocketAddr)>,
+) -> Option<(tokio::net::TcpStream, SocketAddr)> {
+    match accepted {
+        Ok(s) => Some(s),
+        Err(e) => {
+            eprintln!("ask: accept failed: {e}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            None
+        }
+    }
+}
+
+/// Serve one connection (HTTP/1, keep-alive) on its own task, tracked by `graceful` so shutdown
+/// can drain it. hyper's header read timeout only fires with a timer installed, hence
+/// `TokioTimer`; it also closes idle keep-alive connections.
+pub(crate) fn spawn_connection<H, F>(
+    graceful: &hyper_util::server::graceful::GracefulShutdown,
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    header_timeout: Duration,
+    handler: H,
+) where
+    H: Fn(Request<Incoming>, SocketAddr) -> F + Send + 'static,
+    F: std::future::Future<Output = Response<Body>> + Send + 'static,
+{
+    let _ = stream.set_nodelay(true);
+    let svc = service_fn(move |req| {
+        let fut = handler(req, peer);
+        async move { Ok::<_, Infallible>(fut.await) }
+    });
+    let mut builder = http1::Builder::new();
+    builder.timer(TokioTimer::new()).header_read_timeout(header_timeout).keep_alive(true);
+    let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), svc));
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+}
+
+/// Let in-flight connections finish, for at most [`GRACE`].
+pub(crate) async fn drain(graceful: hyper_util::server::graceful::GracefulShutdown) {
+    tokio::select! {
+        _ = graceful.shutdown() => {}
+        _ = tokio::time::sleep(GRACE) => eprintln!("ask: grace period over, closing the remaining connections"),
+    }
+}
+
 /// The accept loop.
 pub async fn serve(app: Arc<App>, listener: TcpListener, stop: impl std::future::Future<Output = ()>) {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
@@ -383,37 +432,15 @@ pub async fn serve(app: Arc<App>, listener: TcpListener, stop: impl std::future:
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let (stream, peer) = match accepted {
-                    Ok(s) => s,
-                    Err(e) => {
-                        // Out of file descriptors and the like: back off instead of spinning.
-                        eprintln!("ask: accept failed: {e}");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let _ = stream.set_nodelay(true);
+                let Some((stream, peer)) = accepted_or_backoff(accepted).await else { continue };
                 let app2 = app.clone();
-                let svc = service_fn(move |req| {
-                    let app = app2.clone();
-                    async move { Ok::<_, Infallible>(handle(app, req, peer).await) }
-                });
-                let mut builder = http1::Builder::new();
-                builder.timer(TokioTimer::new()).header_read_timeout(app.cfg.header_timeout).keep_alive(true);
-                let conn = builder.serve_connection(TokioIo::new(stream), svc);
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    let _ = conn.await;
-                });
+                spawn_connection(&graceful, stream, peer, app.cfg.header_timeout, move |req, peer| handle(app2.clone(), req, peer));
             }
             _ = &mut stop => break,
         }
     }
     drop(listener);
-    tokio::select! {
-        _ = graceful.shutdown() => {}
-        _ = tokio::time::sleep(GRACE) => eprintln!("ask: grace period over, closing the remaining connections"),
-    }
+    drain(graceful).await;
     stop_log.store(true, std::sync::atomic::Ordering::Relaxed);
     match flusher {
         Some(f) => {

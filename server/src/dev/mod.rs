@@ -47,7 +47,6 @@ pub mod globals;
 pub mod reload;
 pub mod watch;
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -59,10 +58,7 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::HeaderValue;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
 use hyper::{Request, Response};
-use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 
 use crate::http::{self, App};
@@ -450,27 +446,10 @@ async fn serve(state: Arc<DevState>, mut listener: TcpListener, mut rebind: toki
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let (stream, peer) = match accepted {
-                    Ok(s) => s,
-                    Err(e) => {
-                        eprintln!("ask: accept failed: {e}");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let _ = stream.set_nodelay(true);
-                let st = state.clone();
-                let svc = service_fn(move |req| {
-                    let st = st.clone();
-                    async move { Ok::<_, Infallible>(handle(st, req, peer).await) }
-                });
+                let Some((stream, peer)) = http::accepted_or_backoff(accepted).await else { continue };
                 let timeout = state.current.load().as_ref().map(|a| a.cfg.header_timeout).unwrap_or(Duration::from_secs(10));
-                let mut builder = http1::Builder::new();
-                builder.timer(TokioTimer::new()).header_read_timeout(timeout).keep_alive(true);
-                let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), svc));
-                tokio::spawn(async move {
-                    let _ = conn.await;
-                });
+                let st = state.clone();
+                http::spawn_connection(&graceful, stream, peer, timeout, move |req, peer| handle(st.clone(), req, peer));
             }
             Some(addr) = rebind.recv() => {
                 match TcpListener::bind(&addr).await {
@@ -489,10 +468,7 @@ async fn serve(state: Arc<DevState>, mut listener: TcpListener, mut rebind: toki
         }
     }
     drop(listener);
-    tokio::select! {
-        _ = graceful.shutdown() => {}
-        _ = tokio::time::sleep(http::GRACE) => eprintln!("ask: grace period over, closing the remaining connections"),
-    }
+    http::drain(graceful).await;
     flusher.abort();
     if let Some(app) = state.current.load_full() {
         app.log.flush();

@@ -21,23 +21,9 @@ fn folder() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/http_auth")
 }
 
-/// Serve `tests/http_auth/main.ask` on its own runtime thread; returns the address.
+/// Serve `tests/http_auth/main.ask`; returns the address.
 fn serve() -> SocketAddr {
-    let file = folder().join("main.ask");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        rt.block_on(async move {
-            match ask_server::start_in_process(&file, false).await {
-                Ok(handle) => {
-                    tx.send(Ok(handle.addr)).unwrap();
-                    std::future::pending::<()>().await;
-                }
-                Err(e) => tx.send(Err(e)).unwrap(),
-            }
-        });
-    });
-    rx.recv().unwrap().unwrap_or_else(|e| panic!("server did not start:\n{e}"))
+    client::serve_file(folder().join("main.ask"))
 }
 
 fn now() -> i64 {

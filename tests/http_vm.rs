@@ -12,23 +12,9 @@ fn folder(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/http").join(name)
 }
 
-/// Serve `tests/http/<name>/main.ask` on its own runtime thread; returns the address.
+/// Serve `tests/http/<name>/main.ask`; returns the address.
 fn serve(name: &str) -> SocketAddr {
-    let file = folder(name).join("main.ask");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        rt.block_on(async move {
-            match ask_server::start_in_process(&file, false).await {
-                Ok(handle) => {
-                    tx.send(Ok(handle.addr)).unwrap();
-                    std::future::pending::<()>().await;
-                }
-                Err(e) => tx.send(Err(e)).unwrap(),
-            }
-        });
-    });
-    rx.recv().unwrap().unwrap_or_else(|e| panic!("server for {name} did not start:\n{e}"))
+    client::serve_file(folder(name).join("main.ask"))
 }
 
 fn run(name: &str) {
@@ -113,21 +99,7 @@ fn sigterm_stops_the_binary_cleanly() {
 
 /// Serve `examples/<file>` and return its address.
 fn serve_example(file: &str) -> SocketAddr {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join(file);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-        rt.block_on(async move {
-            match ask_server::start_in_process(&path, false).await {
-                Ok(h) => {
-                    tx.send(Ok(h.addr)).unwrap();
-                    std::future::pending::<()>().await;
-                }
-                Err(e) => tx.send(Err(e)).unwrap(),
-            }
-        });
-    });
-    rx.recv().unwrap().unwrap_or_else(|e| panic!("example {file} did not start:\n{e}"))
+    client::serve_file(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join(file))
 }
 
 #[test]

@@ -1,5 +1,5 @@
-//! Shared raw-HTTP client for the HTTP integration tests (`tests/http*.rs`): plain TCP, so the
-//! tests see exactly the bytes the server sends.
+//! Shared helpers for the HTTP integration tests (`tests/http*.rs`): a raw-HTTP client (plain
+//! TCP, so the tests see exactly the bytes the server sends) and an in-process server starter.
 #![allow(dead_code)]
 
 use std::io::{Read, Write};
@@ -154,4 +154,25 @@ pub fn run_exchanges(addr: SocketAddr, file: &str) -> Vec<String> {
         }
     }
     failures
+}
+
+/// Serve the Ask program `file` in-process (production mode) on a loopback port, on its own
+/// runtime thread that lives as long as the test process; returns the address.
+pub fn serve_file(file: std::path::PathBuf) -> SocketAddr {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let shown = file.display().to_string();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        rt.block_on(async move {
+            match ask_server::start_in_process(&file, false).await {
+                Ok(handle) => {
+                    tx.send(Ok(handle.addr)).unwrap();
+                    std::future::pending::<()>().await;
+                }
+                Err(e) => tx.send(Err(e)).unwrap(),
+            }
+        });
+    });
+    rx.recv().unwrap().unwrap_or_else(|e| panic!("server for {shown} did not start:
+{e}"))
 }

@@ -1343,4 +1343,20 @@ mod tests {
         assert_eq!(str_repr("it's"), "\"it's\"");
         assert_eq!(str_repr("\x00é"), "'\\x00é'");
     }
+
+    #[test]
+    fn float_repr_round_trips_like_python() {
+        assert_eq!(float_repr(1.0), "1.0");
+        assert_eq!(float_repr(0.1), "0.1");
+        assert_eq!(float_repr(1e20), "1e+20");
+        assert_eq!(float_repr(1e16), "1e+16");
+        assert_eq!(float_repr(1e15), "1000000000000000.0");
+        assert_eq!(float_repr(123456789.125), "123456789.125");
+        assert_eq!(float_repr(0.0001), "0.0001");
+        assert_eq!(float_repr(0.00001), "1e-05");
+        assert_eq!(float_repr(-2.5e-7), "-2.5e-07");
+        assert_eq!(float_repr(1.5e300), "1.5e+300");
+        assert_eq!(float_repr(-0.0), "-0.0");
+        assert_eq!(float_repr(2.0f64.sqrt()), "1.4142135623730951");
+    }
 }

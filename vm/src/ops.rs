@@ -298,13 +298,8 @@ pub fn type_name(v: &Value) -> String {
             .to_string(),
             Err(_) => "generator".to_string(),
         },
-        other => static_type_name(other).to_string(),
+        other => other.kind_name().to_string(),
     }
-}
-
-/// `type_name` for values whose type name is static.
-pub fn static_type_name(v: &Value) -> &'static str {
-    v.kind_name()
 }
 
 /// The `__name__` of a function-like value.

@@ -11,7 +11,8 @@ use std::rc::Rc;
 use num_bigint::BigInt;
 use rustc_hash::FxHashSet;
 
-use super::util::{self, bind, float_repr, func, tname, Kw};
+use super::util::{self, bind, func, tname, Kw};
+use crate::format::float_repr;
 use crate::error::{Exc, VmResult};
 use crate::value::{identity, Dict, ExcKind, HKey, Value};
 use crate::Vm;

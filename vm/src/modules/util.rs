@@ -246,11 +246,6 @@ pub fn items(vm: &mut Vm, v: &Value) -> VmResult<Vec<Value>> {
     }
 }
 
-/// CPython's `repr(float)` (one implementation for the whole VM: `format::float_repr`).
-pub fn float_repr(x: f64) -> String {
-    crate::format::float_repr(x)
-}
-
 /// Python-style quoting of a string (`repr(str)`), used by reprs of native objects.
 pub fn py_str_repr(s: &str) -> String {
     let quote = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
@@ -321,25 +316,4 @@ pub fn bytes_or_str(v: &Value, fname: &str) -> VmResult<Vec<u8>> {
 
 pub fn bytes_value(b: Vec<u8>) -> Value {
     Value::Bytes(Rc::new(b))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn float_repr_matches_python() {
-        assert_eq!(float_repr(1.0), "1.0");
-        assert_eq!(float_repr(0.1), "0.1");
-        assert_eq!(float_repr(1e20), "1e+20");
-        assert_eq!(float_repr(1e16), "1e+16");
-        assert_eq!(float_repr(1e15), "1000000000000000.0");
-        assert_eq!(float_repr(123456789.125), "123456789.125");
-        assert_eq!(float_repr(0.0001), "0.0001");
-        assert_eq!(float_repr(0.00001), "1e-05");
-        assert_eq!(float_repr(-2.5e-7), "-2.5e-07");
-        assert_eq!(float_repr(1.5e300), "1.5e+300");
-        assert_eq!(float_repr(-0.0), "-0.0");
-        assert_eq!(float_repr(2.0f64.sqrt()), "1.4142135623730951");
-    }
 }

@@ -38,6 +38,17 @@ impl<'a, 'd> Codegen<'a, 'd> {
         r
     }
 
+    /// The register of `e` when it is a local variable held in a register (no code needed).
+    fn plain_local(&mut self, e: &Expr) -> Option<u8> {
+        match &e.kind {
+            ExprKind::Name(n) => match self.name_loc(n) {
+                NameLoc::Reg(r) => Some(r),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
     /// Compute `e` into `dst`.
     pub(crate) fn expr_to(&mut self, e: &'a Expr, dst: u8) {
         let saved = self.fr().span;
@@ -130,10 +141,19 @@ impl<'a, 'd> Codegen<'a, 'd> {
             }
             ExprKind::Binary(op, a, b) => {
                 let mark = self.mark();
-                let ra = self.expr_any(a);
-                // The left operand computed into a fresh temporary is dead after the addition:
+                // A left operand that needs computing goes straight into `dst` when that is a
+                // temporary (no variable the right operand could read): one register fewer per
+                // frame, and fewer registers to clear on every return.
+                let into_dst = !self.is_var(dst) && self.plain_local(a).is_none();
+                let ra = if into_dst {
+                    self.expr_to(a, dst);
+                    dst
+                } else {
+                    self.expr_any(a)
+                };
+                // The left operand computed into a temporary is dead after the addition:
                 // `AddTmp` may extend a unique string in place.
-                let left_tmp = ra as usize >= mark && !self.is_var(ra);
+                let left_tmp = into_dst || (ra as usize >= mark && !self.is_var(ra));
                 if matches!(op, BinOp::Add | BinOp::Sub) {
                     if let Some(i) = small_int(b) {
                         let o = if *op == BinOp::Add { Op::AddI } else { Op::SubI };

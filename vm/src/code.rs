@@ -212,6 +212,10 @@ pub struct Func {
     pub files: Rc<[Rc<str>]>,
     /// `proto.nregs` (read on every call and return).
     pub nregs: usize,
+    /// `proto.code.as_ptr()`: entering or returning into a frame reads it without chasing
+    /// `proto` (one dependent load less on every call and return). Valid while `proto` lives,
+    /// which `self` guarantees; the code vector is never mutated after compilation.
+    pub code: *const Instr,
     /// Number of positional arguments of a plain function (no `*args`, keyword-only params,
     /// `**kwargs`, not a generator): the interpreter's call fast path. `usize::MAX` otherwise.
     pub simple_nargs: usize,
@@ -242,6 +246,7 @@ impl Func {
             name: Rc::new(StrObj::new(proto.name.clone())),
             files: files.clone(),
             nregs: proto.nregs as usize,
+            code: proto.code.as_ptr(),
             simple_nargs: {
                 let p = &proto.params;
                 if proto.is_generator || p.vararg || p.nkwonly != 0 || p.kwarg { usize::MAX } else { p.nargs }

@@ -1242,7 +1242,7 @@ fn set_reg(slot: &mut Value, v: Value) {
     }
 }
 
-/// Tag byte of `Value::Int` (the discriminant lives in byte 0; see the `write_int` test).
+/// Tag byte of `Value::Int` (`Value` is `repr(u8)`: the discriminant is byte 0).
 const INT_TAG: u8 = unsafe { *(&Value::Int(0) as *const Value as *const u8) };
 const _: () = assert!(std::mem::size_of::<Value>() == 16);
 
@@ -1256,13 +1256,49 @@ fn write_int(slot: &mut Value, i: i64) {
         use std::arch::x86_64::{__m128i, _mm_set_epi64x, _mm_storeu_si128};
         // SAFETY: the old value owns nothing; the written bytes are the tag in byte 0 (rest of
         // the first word zero padding) and the i64 payload in the second word, which is the
-        // layout of `Value::Int` (checked by the `write_int_layout` test). SSE2 is baseline.
+        // `repr(u8)` layout of `Value::Int` (also checked by the `write_int_layout` test).
+        // SSE2 is baseline.
         unsafe {
             _mm_storeu_si128(slot as *mut Value as *mut __m128i, _mm_set_epi64x(i, INT_TAG as i64));
         }
         return;
     }
     set_reg(slot, Value::Int(i));
+}
+
+/// Tag byte of `Value::None` (see `INT_TAG`).
+const NONE_TAG: u8 = unsafe { *(&Value::None as *const Value as *const u8) };
+
+/// Reset `n` registers from `regs` to None, dropping what they own (every return does this to
+/// keep the invariant that a new frame's registers are all None). Four registers at a time: the
+/// OR of their tag bytes is an immediate's tag only if all four are immediates (their tags
+/// are 0..=3, and every heap variant's tag is >= 4), and then four one-byte stores suffice:
+/// cheaper than a test-and-branch per register on the hottest path of every call.
+#[inline(always)]
+fn clear_regs(regs: *mut Value, n: usize) {
+    const _: () = assert!(NONE_TAG == 0 && INT_TAG < 4);
+    let tag = |i: usize| unsafe { *(regs.add(i) as *const u8) };
+    let mut i = 0;
+    while i + 4 <= n {
+        if tag(i) | tag(i + 1) | tag(i + 2) | tag(i + 3) < 4 {
+            // SAFETY: all four are immediates (own nothing); writing the None tag byte turns
+            // each into a valid `Value::None` (its payload bytes are padding).
+            unsafe {
+                for j in i..i + 4 {
+                    *(regs.add(j) as *mut u8) = NONE_TAG;
+                }
+            }
+        } else {
+            for j in i..i + 4 {
+                set_reg(unsafe { &mut *regs.add(j) }, Value::None);
+            }
+        }
+        i += 4;
+    }
+    while i < n {
+        set_reg(unsafe { &mut *regs.add(i) }, Value::None);
+        i += 1;
+    }
 }
 
 /// Run `task` until the frame at index `stop` returns (→ `Exit::Return`), a generator yields,
@@ -1291,7 +1327,7 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
             let f = task.frames.last().expect("frame");
             let fu: &Func = &f.closure.func;
             func = fu as *const Func;
-            code = fu.proto.code.as_ptr();
+            code = fu.code;
             consts = fu.consts.as_ptr();
             pc = f.pc;
             regs = unsafe { task.stack.as_mut_ptr().add(f.base) };
@@ -1367,6 +1403,28 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
             // SAFETY: verified opcode byte.
             let op: Op = unsafe { std::mem::transmute::<u8, Op>(ins.op_byte()) };
             let a = ins.a();
+            // `if R[A] <op> R[B]` / `if R[A] <op> imm`, then the following Jmp as in `test!`.
+            macro_rules! test_reg {
+                ($cop:expr) => {{
+                    let (x, y) = (&r!(a), &r!(ins.b()));
+                    let t = match cmp_fast($cop, x, y) {
+                        Some(t) => t,
+                        None => tri!(compare_slow(vm, $cop, x, y)),
+                    };
+                    test!(t);
+                }};
+            }
+            macro_rules! test_imm {
+                ($cop:expr, $cmp:tt) => {{
+                    let imm = ins.sb();
+                    let t = match &r!(a) {
+                        Value::Int(i) => *i $cmp imm,
+                        x => tri!(compare_slow(vm, $cop, x, &Value::Int(imm))),
+                    };
+                    test!(t);
+                }};
+            }
+
             match op {
                 Op::Move => {
                     let v = fast_clone(&r!(ins.b()));
@@ -1393,6 +1451,9 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
                     // (SetGlobal/DelGlobal borrow for one statement), so reading is sound.
                     let vals = unsafe { f.ns.values.try_borrow_unguarded() };
                     match vals.ok().and_then(|v| v.get(bx)) {
+                        // Functions first: a global read is usually the callee of a call, and
+                        // testing the tag directly skips `fast_clone`'s jump table.
+                        Some(Some(Value::Function(c))) => set_reg(&mut r!(a), Value::Function(c.clone())),
                         Some(Some(v)) => set_reg(&mut r!(a), fast_clone(v)),
                         _ => {
                             let v = tri!(lookup_builtin(vm, &f.ns.names[bx]));
@@ -1672,32 +1733,20 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
                     let t = r!(a).is_none();
                     test!(t);
                 }
-                Op::TestLt | Op::TestLe | Op::TestGt | Op::TestGe | Op::TestEq | Op::TestNe => {
-                    let (x, y) = (&r!(a), &r!(ins.b()));
-                    let cop = cmp_of(op);
-                    let t = match cmp_fast(cop, x, y) {
-                        Some(t) => t,
-                        None => tri!(compare_slow(vm, cop, x, y)),
-                    };
-                    test!(t);
-                }
-                Op::TestLtI | Op::TestLeI | Op::TestGtI | Op::TestGeI | Op::TestEqI | Op::TestNeI => {
-                    let x = &r!(a);
-                    let imm = ins.sb();
-                    let cop = cmp_of(op);
-                    let t = match x {
-                        Value::Int(i) => match cop {
-                            CmpOp::Lt => *i < imm,
-                            CmpOp::Le => *i <= imm,
-                            CmpOp::Gt => *i > imm,
-                            CmpOp::Ge => *i >= imm,
-                            CmpOp::Eq => *i == imm,
-                            CmpOp::Ne => *i != imm,
-                        },
-                        _ => tri!(compare_slow(vm, cop, x, &Value::Int(imm))),
-                    };
-                    test!(t);
-                }
+                // One arm per comparison (generated): with the operator a constant, the int fast
+                // path is a single compare instead of a second jump table on a computed `CmpOp`.
+                Op::TestLt => test_reg!(CmpOp::Lt),
+                Op::TestLe => test_reg!(CmpOp::Le),
+                Op::TestGt => test_reg!(CmpOp::Gt),
+                Op::TestGe => test_reg!(CmpOp::Ge),
+                Op::TestEq => test_reg!(CmpOp::Eq),
+                Op::TestNe => test_reg!(CmpOp::Ne),
+                Op::TestLtI => test_imm!(CmpOp::Lt, <),
+                Op::TestLeI => test_imm!(CmpOp::Le, <=),
+                Op::TestGtI => test_imm!(CmpOp::Gt, >),
+                Op::TestGeI => test_imm!(CmpOp::Ge, >=),
+                Op::TestEqI => test_imm!(CmpOp::Eq, ==),
+                Op::TestNeI => test_imm!(CmpOp::Ne, !=),
 
                 Op::ForPrep => {
                     let v = std::mem::take(&mut r!(a));
@@ -1786,33 +1835,54 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
                 Op::Call => {
                     let nargs = ins.b();
                     budget!();
-                    let f = &r!(a);
-                    match f {
-                        Value::Function(c) if c.func.simple_nargs == nargs => {
-                            // Fast path: push a frame and move the arguments in place.
+                    // Fast path, tested before the general `match` (whose jump table on the
+                    // callee's tag costs an extra indirect branch per call): a plain Ask function
+                    // called with exactly its positional arguments.
+                    if let Value::Function(c) = &r!(a) {
+                        if c.func.simple_nargs == nargs {
                             if vm.depth >= vm.limits.max_depth {
                                 break 'inner recursion_error();
                             }
-                            let _ = c;
                             // Move the closure out of R[A] into the frame (no refcount traffic);
                             // R[A] receives the result on return.
-                            let Value::Function(c) = std::mem::take(&mut r!(a)) else { continue };
+                            // SAFETY: R[A] holds a `Value::Function` (tested above); it is
+                            // overwritten with None right after the bitwise move.
+                            let slot: *mut Value = &mut r!(a);
+                            let c: Rc<Closure> = unsafe {
+                                let Value::Function(c) = std::ptr::read(slot) else { std::hint::unreachable_unchecked() };
+                                std::ptr::write(slot, Value::None);
+                                c
+                            };
                             let fr = unsafe { task.frames.last_mut().unwrap_unchecked() };
                             fr.pc = pc;
                             let cur_base = fr.base;
                             let base = cur_base + unsafe { &*func }.nregs;
                             reserve(task, base);
                             let st = task.stack.as_mut_ptr();
+                            // SAFETY: both windows lie inside the stack (`reserve`); the callee's
+                            // registers are all None (invariant), so nothing is overwritten
+                            // without a drop, and each moved-from argument is reset to None.
+                            let (caller, callee) = unsafe { (st.add(cur_base + a + 1), st.add(base)) };
                             for i in 0..nargs {
                                 unsafe {
-                                    // The callee's registers are all None (invariant): no old value to drop.
-                                    std::ptr::write(st.add(base + i), std::mem::take(&mut *st.add(cur_base + a + 1 + i)));
+                                    std::ptr::copy_nonoverlapping(caller.add(i), callee.add(i), 1);
+                                    std::ptr::write(caller.add(i), Value::None);
                                 }
                             }
+                            // Enter the callee without re-reading the frame just pushed.
+                            let fu: *const Func = &*c.func;
+                            func = fu;
+                            code = unsafe { (*fu).code };
+                            consts = unsafe { (*fu).consts.as_ptr() };
+                            pc = 0;
+                            regs = callee;
                             push_frame_inline(&mut task.frames, Frame { closure: c, pc: 0, base, ret: cur_base + a, is_init: false });
                             vm.depth += 1;
-                            load_frame!();
+                            continue;
                         }
+                    }
+                    let f = &r!(a);
+                    match f {
                         Value::Class(cls)
                             if nargs == 1
                                 && cls.builtin == Some(BuiltinType::Str)
@@ -1995,22 +2065,27 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
                             && task.handlers.last().map_or(true, |h| h.frame < nfr - 1)
                             && task.caught.last().map_or(true, |c| c.0 < nfr - 1)
                         {
-                            let nregs = unsafe { &*func }.nregs;
-                            for i in 0..nregs {
-                                set_reg(&mut r!(i), Value::None);
-                            }
+                            clear_regs(regs, unsafe { &*func }.nregs);
                             let ret = top.ret;
-                            // SAFETY: nfr >= 2 frames; the popped frame's closure is dropped
-                            // after its registers are cleared (they may hold its cells).
-                            let fr = unsafe {
+                            // SAFETY: nfr >= 2 frames. Only the closure needs dropping (the other
+                            // fields are plain integers), after the registers are cleared (they
+                            // may hold its cells).
+                            let closure = unsafe {
                                 task.frames.set_len(nfr - 1);
-                                std::ptr::read(task.frames.as_ptr().add(nfr - 1))
+                                std::ptr::read(std::ptr::addr_of!((*task.frames.as_ptr().add(nfr - 1)).closure))
                             };
                             vm.depth -= 1;
                             let st = task.stack.as_mut_ptr();
                             set_reg(unsafe { &mut *st.add(ret) }, v);
-                            drop(fr);
-                            load_frame!();
+                            drop(closure);
+                            // Resume the caller (still at least one frame: no emptiness check).
+                            let f = unsafe { task.frames.get_unchecked(nfr - 2) };
+                            let fu: &Func = &f.closure.func;
+                            func = fu as *const Func;
+                            code = fu.code;
+                            consts = fu.consts.as_ptr();
+                            pc = f.pc;
+                            regs = unsafe { st.add(f.base) };
                             continue;
                         }
                     }
@@ -2603,6 +2678,20 @@ fn load_module(vm: &mut Vm, idx: usize) -> VmResult<Value> {
 #[cfg(test)]
 mod write_int_tests {
     use super::*;
+
+    #[test]
+    fn immediate_tags_are_below_every_heap_tag() {
+        let tag = |v: &Value| unsafe { *(v as *const Value as *const u8) };
+        for v in [Value::None, Value::Bool(true), Value::Int(1), Value::Float(0.5)] {
+            assert!(tag(&v) < 4);
+        }
+        for v in [Value::str("x"), Value::tuple(vec![]), Value::list(vec![]), Value::dict(Default::default())] {
+            assert!(tag(&v) >= 4);
+        }
+        let mut regs = [Value::Int(3), Value::None, Value::str("a"), Value::Float(1.0), Value::Bool(false), Value::Int(9)];
+        clear_regs(regs.as_mut_ptr(), regs.len());
+        assert!(regs.iter().all(|v| matches!(v, Value::None)));
+    }
 
     #[test]
     fn write_int_layout() {

@@ -28,7 +28,13 @@ use rustc_hash::FxBuildHasher;
 use crate::error::VmResult;
 
 /// A dynamically typed Ask value.
+///
+/// `repr(u8)` fixes the layout the interpreter's fast paths rely on (Rust promises it for
+/// primitive-representation enums): the discriminant is byte 0, numbered in declaration order
+/// (so the immediates `None`, `Bool`, `Int`, `Float` are tags 0..=3 and every refcounted
+/// variant is >= 4), and an 8-byte payload sits at offset 8.
 #[derive(Clone, Default)]
+#[repr(u8)]
 pub enum Value {
     #[default]
     None,

@@ -503,17 +503,7 @@ impl<'a, 'd> Codegen<'a, 'd> {
             if simple && !is_super && npos < 200 {
                 self.expr_to(obj, base);
                 let argbase = self.alloc_n(npos);
-                let mut i = 0u8;
-                for a in args {
-                    if let Arg::Pos(x) = a {
-                        self.expr_to(x, argbase + i);
-                        i += 1;
-                    }
-                }
-                for x in extra {
-                    self.expr_to(x, argbase + i);
-                    i += 1;
-                }
+                self.pos_args_to(args, extra, argbase);
                 let k = self.str_const(&name.name);
                 self.f().span = span;
                 self.emit_abk(Op::CallMethod, base, npos as u8, k);
@@ -521,9 +511,53 @@ impl<'a, 'd> Codegen<'a, 'd> {
                 return;
             }
         }
+        // `f(x, n - 1)` with `f` a global: one `CallGlobal` instead of `GetGlobal` + `Call`.
+        // Python looks the callee up before evaluating the arguments; fusing moves the lookup
+        // after them, which is only unobservable when evaluating them cannot rebind globals
+        // or fail differently: locals, literals and operators on those (a user `__sub__` that
+        // rebinds the very function being called is the one case left out).
+        if let ExprKind::Name(n) = &func.kind {
+            if let NameLoc::Global(g) = self.name_loc(n) {
+                let fusable = simple
+                    && npos < 200
+                    && args.iter().all(|a| matches!(a, Arg::Pos(x) if self.fusable_arg(x, 2)))
+                    && extra.iter().all(|x| self.fusable_arg(x, 2));
+                if g < 256 && fusable {
+                    let first = self.alloc_n(npos);
+                    self.pos_args_to(args, extra, first);
+                    self.f().span = span;
+                    self.emit(Instr::abc(Op::CallGlobal, base, npos as u8, g as u8));
+                    self.finish_call(base, dst, mark, saved);
+                    return;
+                }
+            }
+        }
         self.expr_to(func, base);
         self.call_args(base, args, extra, simple, nkw, stars, npos);
         self.finish_call(base, dst, mark, saved);
+    }
+
+    /// The positional arguments (`args`' then `extra`) into consecutive registers from
+    /// `first`; returns how many.
+    fn pos_args_to(&mut self, args: &'a [Arg], extra: &'a [Expr], first: u8) -> u8 {
+        let mut i = 0u8;
+        for x in args.iter().filter_map(|a| if let Arg::Pos(x) = a { Some(x) } else { None }).chain(extra) {
+            self.expr_to(x, first + i);
+            i += 1;
+        }
+        i
+    }
+
+    /// Whether `e` may be evaluated after a call's global callee is looked up (see
+    /// `call_to`): a literal, a local variable, or an operator over those (`depth` bounds it).
+    fn fusable_arg(&mut self, e: &Expr, depth: u32) -> bool {
+        match &e.kind {
+            ExprKind::None | ExprKind::True | ExprKind::False | ExprKind::Int(_) | ExprKind::Float(_) | ExprKind::Str(_) => true,
+            ExprKind::Name(_) => self.plain_local(e).is_some(),
+            ExprKind::Unary(_, x) => depth > 0 && self.fusable_arg(x, depth - 1),
+            ExprKind::Binary(_, x, y) => depth > 0 && self.fusable_arg(x, depth - 1) && self.fusable_arg(y, depth - 1),
+            _ => false,
+        }
     }
 
     fn finish_call(&mut self, base: u8, dst: u8, mark: usize, saved: Span) {
@@ -540,17 +574,7 @@ impl<'a, 'd> Codegen<'a, 'd> {
         let call_span = self.fr().span;
         if !stars && npos + nkw < 200 {
             let first = self.alloc_n(npos + nkw);
-            let mut i = 0u8;
-            for a in args {
-                if let Arg::Pos(x) = a {
-                    self.expr_to(x, first + i);
-                    i += 1;
-                }
-            }
-            for x in extra {
-                self.expr_to(x, first + i);
-                i += 1;
-            }
+            let mut i = self.pos_args_to(args, extra, first);
             let mut names = Vec::new();
             for a in args {
                 if let Arg::Kw(name, x) = a {

@@ -424,6 +424,38 @@ pub(crate) async fn drain(graceful: hyper_util::server::graceful::GracefulShutdo
 }
 
 /// The accept loop.
+/// Resolves on SIGINT (Ctrl+C) or SIGTERM. The handlers are installed when this is called, not
+/// when the future is first polled: a supervisor or test that signals as soon as the start-up
+/// banner appears must not kill the process with the default action. Call inside the runtime.
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let int = signal(SignalKind::interrupt()).ok();
+        let term = signal(SignalKind::terminate()).ok();
+        async move {
+            let wait = |s: Option<tokio::signal::unix::Signal>| async move {
+                match s {
+                    Some(mut s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                _ = wait(int) => {}
+                _ = wait(term) => {}
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
 pub async fn serve(app: Arc<App>, listener: TcpListener, stop: impl std::future::Future<Output = ()>) {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let stop_log = Arc::new(std::sync::atomic::AtomicBool::new(false));

@@ -80,28 +80,6 @@ fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(t) => t,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
-    }
-}
-
 fn serve_blocking(file: &Path, program: Option<Arc<Program>>, host: Option<String>, port: Option<u16>, dev: bool) -> i32 {
     let prepared = match prepare(file, program, host, port, dev) {
         Ok(p) => p,
@@ -128,6 +106,8 @@ fn serve_blocking(file: &Path, program: Option<Arc<Program>>, host: Option<Strin
                 return 1;
             }
         };
+        // Before the banner: a client that reads it may signal right away.
+        let stop = http::shutdown_signal();
         let local = listener.local_addr().map(|a| a.to_string()).unwrap_or(addr);
         let mode = if dev { "development" } else { "production" };
         let n = prepared.routes;
@@ -135,7 +115,7 @@ fn serve_blocking(file: &Path, program: Option<Arc<Program>>, host: Option<Strin
         println!("  * Running on http://{local}  (Ctrl+C to stop; API docs at /docs)");
         use std::io::Write;
         let _ = std::io::stdout().flush();
-        http::serve(prepared.app.clone(), listener, shutdown_signal()).await;
+        http::serve(prepared.app.clone(), listener, stop).await;
         println!("Ask: stopped.");
         0
     })

@@ -85,6 +85,7 @@ fn proto(out: &mut String, p: &FuncProto, program: &Program, path: &str) {
             Op::GetGlobal | Op::SetGlobal | Op::DelGlobal => {
                 globals.get(ins.bx()).cloned().unwrap_or_else(|| "?".into())
             }
+            Op::CallGlobal => globals.get(ins.c()).cloned().unwrap_or_else(|| "?".into()),
             Op::GetUpval | Op::SetUpval => p.upval_names.get(ins.b()).cloned().unwrap_or_default(),
             Op::Closure => p.protos.get(ins.bx()).map(|c| c.name.clone()).unwrap_or_default(),
             Op::Jmp | Op::SetupExcept | Op::SetupFinally => {

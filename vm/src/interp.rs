@@ -46,6 +46,10 @@ pub(crate) struct Frame {
     ret: usize,
     /// `__init__` frame: the result must be None and the instance (already in `ret`) stays.
     is_init: bool,
+    /// A `try` block was entered in this frame: its return must go through `pop_frame`'s
+    /// handler cleanup. One flag, so the fast return path tests a byte instead of the
+    /// handler and caught-exception stacks.
+    guarded: bool,
 }
 
 struct Handler {
@@ -68,6 +72,10 @@ pub struct Task {
     pending: Option<usize>,
     /// A task started on a callable that needs no frame (a native): run on first `run`.
     entry: Option<(Value, Vec<Value>)>,
+    /// The innermost running `run_loop`'s arguments (see there), kept here rather than in
+    /// locals so that the dispatch loop has two fewer values competing for registers.
+    stop: usize,
+    can_suspend: bool,
 }
 
 impl Task {
@@ -180,6 +188,11 @@ pub fn verify(p: &FuncProto, parent: Option<&FuncProto>, program: &Program, modu
             }
             Op::GetGlobal | Op::SetGlobal | Op::DelGlobal => {
                 if ins.bx() >= nglobals {
+                    return err(pc, "bad global slot");
+                }
+            }
+            Op::CallGlobal => {
+                if ins.c() >= nglobals {
                     return err(pc, "bad global slot");
                 }
             }
@@ -473,7 +486,7 @@ fn push_frame(
     reserve(task, base);
     let nregs = c.func.proto.nregs as usize;
     bind_args(&c, args, kw, &mut task.stack[base..base + nregs])?;
-    task.frames.push(Frame { closure: c, pc: 0, base, ret, is_init });
+    task.frames.push(Frame { closure: c, pc: 0, base, ret, is_init, guarded: false });
     vm.depth += 1;
     Ok(())
 }
@@ -696,7 +709,7 @@ fn make_generator(vm: &mut Vm, c: &Rc<Closure>, args: Vec<Value>, kw: Vec<(Rc<St
     let base = 1;
     let nregs = c.func.proto.nregs as usize;
     bind_args(c, args, kw, &mut task.stack[base..base + nregs])?;
-    task.frames.push(Frame { closure: c.clone(), pc: 0, base, ret: 0, is_init: false });
+    task.frames.push(Frame { closure: c.clone(), pc: 0, base, ret: 0, is_init: false, guarded: false });
     let g = Generator { task, done: false };
     Ok(Value::Iter(Rc::new(RefCell::new(IterObj::Native(Box::new(g))))))
 }
@@ -958,6 +971,7 @@ fn truthy_slow(vm: &mut Vm, v: &Value) -> VmResult<bool> {
     }
 }
 
+#[cold]
 #[inline(never)]
 fn arith_slow(vm: &mut Vm, op: ArithOp, a: &Value, b: &Value) -> VmResult<Value> {
     ops::arith(vm, op, a, b)
@@ -991,6 +1005,7 @@ fn cmp_fast(op: CmpOp, a: &Value, b: &Value) -> Option<bool> {
     }
 }
 
+#[cold]
 #[inline(never)]
 fn compare_slow(vm: &mut Vm, op: CmpOp, a: &Value, b: &Value) -> VmResult<bool> {
     ops::compare(vm, op, a, b)
@@ -1184,12 +1199,13 @@ fn push_frame_inline(frames: &mut Vec<Frame>, f: Frame) {
     unsafe {
         let len = frames.len();
         let p = frames.as_mut_ptr().add(len);
-        let Frame { closure, pc, base, ret, is_init } = f;
+        let Frame { closure, pc, base, ret, is_init, guarded } = f;
         std::ptr::addr_of_mut!((*p).closure).write(closure);
         std::ptr::addr_of_mut!((*p).pc).write(pc);
         std::ptr::addr_of_mut!((*p).base).write(base);
         std::ptr::addr_of_mut!((*p).ret).write(ret);
         std::ptr::addr_of_mut!((*p).is_init).write(is_init);
+        std::ptr::addr_of_mut!((*p).guarded).write(guarded);
         frames.set_len(len + 1);
     }
 }
@@ -1238,8 +1254,16 @@ fn set_reg(slot: &mut Value, v: Value) {
             // SAFETY: the old value owns no heap memory, so not dropping it leaks nothing.
             std::ptr::write(slot, v)
         },
-        _ => *slot = v,
+        _ => replace_heap(slot, v),
     }
+}
+
+/// `set_reg`'s path for a slot that owns heap memory, out of line and marked cold so that its
+/// destructor call does not make the dispatch loop spill its hot state around every store.
+#[cold]
+#[inline(never)]
+fn replace_heap(slot: &mut Value, v: Value) {
+    *slot = v;
 }
 
 /// Tag byte of `Value::Int` (`Value` is `repr(u8)`: the discriminant is byte 0).
@@ -1301,105 +1325,216 @@ fn clear_regs(regs: *mut Value, n: usize) {
     }
 }
 
+/// Defines the dispatch loop's helper macros over the cached frame state, for both `run_loop`
+/// (the hot instructions) and `cold_step` (the rest), which name that state alike. `$d` is a
+/// literal `$` so the generated macros can take parameters; the identifiers are passed in
+/// because `macro_rules!` hygiene would not let the macros see them otherwise.
+macro_rules! frame_macros {
+    ($d:tt $task:ident $ip:ident $regs:ident $func:ident) => {
+        #[allow(unused_macros)]
+        macro_rules! load_frame {
+            () => {{
+                let f = $task.frames.last().expect("frame");
+                let fu: &Func = &f.closure.func;
+                $func = fu as *const Func;
+                $ip = unsafe { fu.code.add(f.pc) };
+                $regs = unsafe { $task.stack.as_mut_ptr().add(f.base) };
+            }};
+        }
+        // Index of the next instruction in the running function.
+        #[allow(unused_macros)]
+        macro_rules! pc {
+            () => {{
+                #[allow(unused_unsafe)] // also expanded inside `unsafe` blocks
+                let pc = unsafe { $ip.offset_from((*$func).code) as usize };
+                pc
+            }};
+        }
+        #[allow(unused_macros)]
+        macro_rules! r {
+            ($d i:expr) => {
+                (*unsafe { &mut *$regs.add($d i) })
+            };
+        }
+        #[allow(unused_macros)]
+        macro_rules! k {
+            ($d i:expr) => {
+                (*unsafe { (&(*$func).consts).get_unchecked($d i) })
+            };
+        }
+        #[allow(unused_macros)]
+        macro_rules! save_pc {
+            () => {
+                unsafe { $task.frames.last_mut().unwrap_unchecked().pc = pc!() };
+            };
+        }
+    };
+}
+
+/// The dispatch loop's control-flow macros: `tri!` and `budget!` leave the `$inner` loop or
+/// block with an exception. Invoked inside it (a label is only visible to tokens written there).
+macro_rules! flow_macros {
+    ($d:tt $vm:ident $ip:ident $inner:lifetime) => {
+        #[allow(unused_macros)]
+        macro_rules! tri {
+            ($d e:expr) => {
+                match $d e {
+                    Ok(v) => v,
+                    Err(e) => break $inner e,
+                }
+            };
+        }
+        // A constant index operand, or the following ExtraArg's when it is `K_EXTRA`.
+        #[allow(unused_macros)]
+        macro_rules! k8 {
+            ($d v:expr) => {{
+                let v = $d v;
+                if v == K_EXTRA as usize {
+                    let x = unsafe { *$ip };
+                    $ip = unsafe { $ip.add(1) };
+                    x.ax()
+                } else {
+                    v
+                }
+            }};
+        }
+        #[allow(unused_macros)]
+        macro_rules! budget {
+            () => {
+                if $vm.budget == 0 {
+                    break $inner Exc::limit(LimitKind::Instructions);
+                }
+                $vm.budget -= 1;
+            };
+        }
+        // Take the following Jmp when `$cond` is false.
+        #[allow(unused_macros)]
+        macro_rules! test {
+            ($d cond:expr) => {{
+                let c: bool = $d cond;
+                if c {
+                    $ip = unsafe { $ip.add(1) };
+                } else {
+                    let off = unsafe { *$ip }.sj_off();
+                    $ip = unsafe { $ip.offset(1 + off) };
+                    if off < 0 {
+                        budget!();
+                    }
+                }
+            }};
+        }
+    };
+}
+
+/// The running frame's cached state, handed from `run_loop` to `cold_step` and back.
+#[derive(Clone, Copy)]
+struct LoopState {
+    ip: *const Instr,
+    regs: *mut Value,
+    func: *const Func,
+}
+
+/// What `run_loop` does after `cold_step` executed one instruction.
+enum Step {
+    /// Dispatch the next instruction.
+    Next,
+    /// Unwind this exception.
+    Err(Exc),
+    /// Leave the loop with this result.
+    Exit(VmResult<Exit>),
+}
+
 /// Run `task` until the frame at index `stop` returns (→ `Exit::Return`), a generator yields,
 /// or an exception leaves it. `can_suspend`: a host call may park the task (top-level task
 /// loops only); otherwise host calls are performed blocking.
+fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmResult<Exit> {
+    let outer = (task.stop, task.can_suspend);
+    (task.stop, task.can_suspend) = (stop, can_suspend);
+    let r = dispatch(vm, task);
+    (task.stop, task.can_suspend) = outer;
+    r
+}
+
+/// `run_loop`'s interpreter loop (its arguments are in `task`).
+///
+/// Only the hot instructions (moves, int arithmetic, compares and jumps, plain calls and
+/// returns, indexing, augmented assignment, method calls) are executed here; the rest go
+/// through the out-of-line `cold_step`. Why: with every instruction in one function, the
+/// register allocator kept the hot state (instruction pointer, registers, `vm`, `task`) in
+/// stack slots, adding store-to-load round trips to every instruction. Fewer live values
+/// (no `stop`/`can_suspend`/constant-pool locals) serve the same purpose.
 #[inline(never)]
 #[allow(unused_assignments)]
-fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmResult<Exit> {
+fn dispatch(vm: &mut Vm, task: &mut Task) -> VmResult<Exit> {
     // Cached state of the running frame. SAFETY of the raw pointers:
-    // - `code`/`consts` point into the `Func` of the running frame's closure, which the frame
-    //   keeps alive (`Rc<Closure>` in `task.frames`) until it is popped; they are reloaded
-    //   whenever the running frame changes.
+    // - `ip` (the next instruction) and `func` point into the `Func` of the running frame's
+    //   closure, which the frame keeps alive (`Rc<Closure>` in `task.frames`) until it is popped;
+    //   they are reloaded whenever the running frame changes.
     // - `regs` points at `task.stack[base]`; the stack is only resized by `reserve` (when a
     //   frame is pushed), after which `regs` is reloaded. Natives never see `task`.
     // - Every instruction index is in bounds and every constant index valid (checked by
     //   `verify` at load time); every register operand is < 256 + 255 < WINDOW and the stack
     //   extends WINDOW slots past `base`.
-    let mut code: *const Instr;
-    let mut consts: *const Value;
+    let mut ip: *const Instr;
     let mut regs: *mut Value;
-    let mut pc: usize;
     let mut func: *const Func;
 
-    macro_rules! load_frame {
-        () => {{
-            let f = task.frames.last().expect("frame");
-            let fu: &Func = &f.closure.func;
-            func = fu as *const Func;
-            code = fu.code;
-            consts = fu.consts.as_ptr();
-            pc = f.pc;
-            regs = unsafe { task.stack.as_mut_ptr().add(f.base) };
-        }};
-    }
-    macro_rules! r {
-        ($i:expr) => {
-            (*unsafe { &mut *regs.add($i) })
-        };
-    }
-    macro_rules! k {
-        ($i:expr) => {
-            (*unsafe { &*consts.add($i) })
-        };
-    }
-    macro_rules! save_pc {
-        () => {
-            unsafe { task.frames.last_mut().unwrap_unchecked().pc = pc };
-        };
-    }
-
+    frame_macros!($ task ip regs func);
     load_frame!();
     loop {
         // Inner loop: runs instructions until an error needs unwinding.
         let err: Exc = 'inner: loop {
-            macro_rules! tri {
-                ($e:expr) => {
-                    match $e {
-                        Ok(v) => v,
-                        Err(e) => break 'inner e,
-                    }
-                };
-            }
-            macro_rules! k8 {
-                ($v:expr) => {{
-                    let v = $v;
-                    if v == K_EXTRA as usize {
-                        let x = unsafe { *code.add(pc) };
-                        pc += 1;
-                        x.ax()
-                    } else {
-                        v
+            flow_macros!($ vm ip 'inner);
+            // Execute the current instruction out of line.
+            macro_rules! cold {
+                ($ins:expr, $op:expr) => {{
+                    let mut st = LoopState { ip, regs, func };
+                    let step = cold_step(vm, task, &mut st, $ins, $op);
+                    LoopState { ip, regs, func } = st;
+                    match step {
+                        Step::Next => continue,
+                        Step::Err(e) => break 'inner e,
+                        Step::Exit(x) => return x,
                     }
                 }};
             }
-            macro_rules! budget {
-                () => {
-                    if vm.budget == 0 {
-                        break 'inner Exc::limit(LimitKind::Instructions);
+            // Enter the plain Ask function `$c` (exactly `$nargs` positional parameters) with
+            // the arguments in R[$a+1..=$a+nargs]; its result will land in R[$a].
+            macro_rules! enter_call {
+                ($c:expr, $a:expr, $nargs:expr) => {{
+                    let c: Rc<Closure> = $c;
+                    let (a, nargs): (usize, usize) = ($a, $nargs);
+                    if vm.depth >= vm.limits.max_depth {
+                        break 'inner recursion_error();
                     }
-                    vm.budget -= 1;
-                };
-            }
-            // Take the following Jmp when `$cond` is false.
-            macro_rules! test {
-                ($cond:expr) => {{
-                    let c: bool = $cond;
-                    if c {
-                        pc += 1;
-                    } else {
-                        let j = unsafe { *code.add(pc) };
-                        let off = j.sj_off();
-                        pc = (pc as isize + 1 + off) as usize;
-                        if off < 0 {
-                            budget!();
+                    let fr = unsafe { task.frames.last_mut().unwrap_unchecked() };
+                    fr.pc = pc!();
+                    let cur_base = fr.base;
+                    let base = cur_base + unsafe { &*func }.nregs;
+                    reserve(task, base);
+                    let st = task.stack.as_mut_ptr();
+                    // SAFETY: both windows lie inside the stack (`reserve`); the callee's
+                    // registers are all None (invariant), so nothing is overwritten without a
+                    // drop, and each moved-from argument is reset to None.
+                    let (caller, callee) = unsafe { (st.add(cur_base + a + 1), st.add(base)) };
+                    for i in 0..nargs {
+                        unsafe {
+                            std::ptr::copy_nonoverlapping(caller.add(i), callee.add(i), 1);
+                            *(caller.add(i) as *mut u8) = NONE_TAG;
                         }
                     }
+                    // Enter the callee without re-reading the frame just pushed.
+                    let fu: *const Func = &*c.func;
+                    func = fu;
+                    ip = unsafe { (*fu).code };
+                    regs = callee;
+                    push_frame_inline(&mut task.frames, Frame { closure: c, pc: 0, base, ret: cur_base + a, is_init: false, guarded: false });
+                    vm.depth += 1;
+                    continue;
                 }};
             }
-
-            let ins = unsafe { *code.add(pc) };
-            pc += 1;
+            let ins = unsafe { *ip };
+            ip = unsafe { ip.add(1) };
             // SAFETY: verified opcode byte.
             let op: Op = unsafe { std::mem::transmute::<u8, Op>(ins.op_byte()) };
             let a = ins.a();
@@ -1443,7 +1578,6 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
                 }
                 Op::LoadTrue => set_reg(&mut r!(a), Value::Bool(true)),
                 Op::LoadFalse => set_reg(&mut r!(a), Value::Bool(false)),
-                Op::ExtraArg | Op::Nop => {}
                 Op::GetGlobal => {
                     let f = unsafe { &*func };
                     let bx = ins.bx();
@@ -1456,95 +1590,12 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
                         Some(Some(Value::Function(c))) => set_reg(&mut r!(a), Value::Function(c.clone())),
                         Some(Some(v)) => set_reg(&mut r!(a), fast_clone(v)),
                         _ => {
-                            let v = tri!(lookup_builtin(vm, &f.ns.names[bx]));
+                            let v = tri!(global_value(vm, f, bx));
                             set_reg(&mut r!(a), v);
                         }
                     }
                 }
-                Op::SetGlobal => {
-                    let f = unsafe { &*func };
-                    let v = r!(a).clone();
-                    let old = std::mem::replace(&mut f.ns.values.borrow_mut()[ins.bx()], Some(v));
-                    drop(old);
-                }
-                Op::DelGlobal => {
-                    let f = unsafe { &*func };
-                    let old = f.ns.values.borrow_mut()[ins.bx()].take();
-                    if old.is_none() {
-                        break 'inner Exc::new(ExcKind::NameError, format!("name '{}' is not defined", f.ns.names[ins.bx()]));
-                    }
-                }
-                Op::GetBuiltin => {
-                    let name = const_str(&k!(ins.bx()));
-                    set_reg(&mut r!(a), tri!(lookup_builtin(vm, name)));
-                }
-                Op::MakeCell => {
-                    let v = std::mem::take(&mut r!(a));
-                    set_reg(&mut r!(a), Value::Cell(Rc::new(RefCell::new(v))));
-                }
-                Op::GetCell => {
-                    let v = match &r!(ins.b()) {
-                        Value::Cell(c) => c.borrow().clone(),
-                        other => other.clone(),
-                    };
-                    set_reg(&mut r!(a), v);
-                }
-                Op::SetCell => {
-                    let v = r!(ins.b()).clone();
-                    match &r!(a) {
-                        Value::Cell(c) => {
-                            let old = std::mem::replace(&mut *c.borrow_mut(), v);
-                            drop(old);
-                        }
-                        _ => set_reg(&mut r!(a), v),
-                    }
-                }
-                Op::GetUpval => {
-                    let f = unsafe { &*task.frames.last().unwrap_unchecked().closure };
-                    let v = f.upvals[ins.b()].borrow().clone();
-                    set_reg(&mut r!(a), v);
-                }
-                Op::SetUpval => {
-                    let v = r!(a).clone();
-                    let f = unsafe { &*task.frames.last().unwrap_unchecked().closure };
-                    let old = std::mem::replace(&mut *f.upvals[ins.b()].borrow_mut(), v);
-                    drop(old);
-                }
-                Op::Closure => {
-                    let (child, upvals) = {
-                        let fr = unsafe { task.frames.last().unwrap_unchecked() };
-                        let child = fr.closure.func.children[ins.bx()].clone();
-                        let mut upvals = Vec::with_capacity(child.proto.captures.len());
-                        for cap in &child.proto.captures {
-                            match cap {
-                                Capture::Local(r) => match &r!(*r as usize) {
-                                    Value::Cell(c) => upvals.push(c.clone()),
-                                    other => upvals.push(Rc::new(RefCell::new(other.clone()))),
-                                },
-                                Capture::Upval(u) => upvals.push(fr.closure.upvals[*u as usize].clone()),
-                            }
-                        }
-                        (child, upvals)
-                    };
-                    let nd = child.proto.params.ndefault_values();
-                    let mut defaults = Vec::with_capacity(nd);
-                    for i in 0..nd {
-                        defaults.push(r!(a + 1 + i).clone());
-                    }
-                    set_reg(&mut r!(a), Value::Function(Rc::new(Closure { func: child, upvals, defaults, attrs: Default::default() })));
-                }
-
                 Op::Add | Op::Sub | Op::Mul => {
-                    let (x, y) = (&r!(ins.b()), &r!(ins.c()));
-                    let aop = arith_of(op);
-                    let v = match arith_fast(aop, x, y) {
-                        Some(v) => v,
-                        None => tri!(arith_slow(vm, aop, x, y)),
-                    };
-                    set_reg(&mut r!(a), v);
-                }
-                Op::Div | Op::FloorDiv | Op::Mod | Op::Pow | Op::LShift | Op::RShift | Op::BitAnd | Op::BitOr
-                | Op::BitXor | Op::MatMul => {
                     let (x, y) = (&r!(ins.b()), &r!(ins.c()));
                     let aop = arith_of(op);
                     let v = match arith_fast(aop, x, y) {
@@ -1574,31 +1625,6 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
                     };
                     set_reg(&mut r!(a), v);
                 }
-                Op::AddTmpR => {
-                    let (b, c) = (ins.b(), ins.c());
-                    let v = match arith_fast(ArithOp::Add, &r!(b), &r!(c)) {
-                        Some(v) => v,
-                        None => {
-                            let mut y = std::mem::take(&mut r!(c));
-                            let mut done = false;
-                            if let (Value::Str(x), Value::Str(ys)) = (&r!(b), &mut y) {
-                                if let Some(so) = Rc::get_mut(ys) {
-                                    if so.s.len() + x.s.len() <= vm.limits.max_size {
-                                        so.s.insert_str(0, &x.s);
-                                        so.hash.set(0);
-                                        done = true;
-                                    }
-                                }
-                            }
-                            if done {
-                                y
-                            } else {
-                                tri!(arith_slow(vm, ArithOp::Add, &r!(b), &y))
-                            }
-                        }
-                    };
-                    set_reg(&mut r!(a), v);
-                }
                 Op::AddI | Op::SubI => {
                     let imm = ins.sc();
                     let x = &r!(ins.b());
@@ -1618,105 +1644,9 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
                     };
                     set_reg(&mut r!(a), v);
                 }
-                Op::Aug => {
-                    let aop = Op::arith_op_from_code(ins.c() as u8).unwrap_or(ArithOp::Add);
-                    let y = &r!(ins.b());
-                    let fast = arith_fast(aop, &r!(a), y);
-                    let v = match fast {
-                        Some(v) => v,
-                        None => {
-                            let x = std::mem::take(&mut r!(a));
-                            tri!(ops::arith_inplace(vm, aop, x, y))
-                        }
-                    };
-                    set_reg(&mut r!(a), v);
-                }
-                Op::AugGlobal => {
-                    let gx = unsafe { *code.add(pc) }.ax();
-                    pc += 1;
-                    let aop = Op::arith_op_from_code(ins.c() as u8).unwrap_or(ArithOp::Add);
-                    let b = ins.b();
-                    let f = unsafe { &*func };
-                    let mut done = false;
-                    if aop == ArithOp::Add {
-                        if let (Value::Str(t), Value::Str(y)) = (&r!(a), &r!(b)) {
-                            let mut vals = f.ns.values.borrow_mut();
-                            if let Some(Some(Value::Str(g))) = vals.get_mut(gx) {
-                                if Rc::ptr_eq(g, t) {
-                                    let ylen = y.s.len();
-                                    // Drop the register's reference: the slot's may be unique.
-                                    let _ = std::mem::take(&mut r!(a));
-                                    let Value::Str(y) = &r!(b) else { continue };
-                                    if let Some(so) = Rc::get_mut(g) {
-                                        if so.s.len() + ylen <= vm.limits.max_size {
-                                            so.s.push_str(&y.s);
-                                            so.hash.set(0);
-                                            done = true;
-                                        }
-                                    }
-                                    if !done {
-                                        r!(a) = Value::Str(g.clone());
-                                    }
-                                }
-                            }
-                        }
-                    }
-                    if !done {
-                        let x = std::mem::take(&mut r!(a));
-                        let v = match arith_fast(aop, &x, &r!(b)) {
-                            Some(v) => v,
-                            None => {
-                                save_pc!();
-                                tri!(ops::arith_inplace(vm, aop, x, &r!(b)))
-                            }
-                        };
-                        let old = std::mem::replace(&mut f.ns.values.borrow_mut()[gx], Some(v));
-                        drop(old);
-                    }
-                }
-                Op::Neg => {
-                    let x = &r!(ins.b());
-                    let v = match x {
-                        Value::Int(i) if *i != i64::MIN => Value::Int(-i),
-                        Value::Float(f) => Value::Float(-f),
-                        _ => tri!(ops::neg(vm, x)),
-                    };
-                    set_reg(&mut r!(a), v);
-                }
-                Op::Pos => {
-                    let v = tri!(ops::pos(vm, &r!(ins.b())));
-                    set_reg(&mut r!(a), v);
-                }
-                Op::Invert => {
-                    let v = tri!(ops::invert(vm, &r!(ins.b())));
-                    set_reg(&mut r!(a), v);
-                }
-                Op::Not => {
-                    let t = tri!(truthy(vm, &r!(ins.b())));
-                    set_reg(&mut r!(a), Value::Bool(!t));
-                }
-
-                Op::Eq | Op::Ne | Op::Lt | Op::Le | Op::Gt | Op::Ge => {
-                    let (x, y) = (&r!(ins.b()), &r!(ins.c()));
-                    let cop = cmp_of(op);
-                    let t = match cmp_fast(cop, x, y) {
-                        Some(t) => t,
-                        None => tri!(compare_slow(vm, cop, x, y)),
-                    };
-                    set_reg(&mut r!(a), Value::Bool(t));
-                }
-                Op::Is | Op::IsNot => {
-                    let t = ops::is(&r!(ins.b()), &r!(ins.c()));
-                    set_reg(&mut r!(a), Value::Bool(t == (op == Op::Is)));
-                }
-                Op::In | Op::NotIn => {
-                    let t = tri!(ops::contains(vm, &r!(ins.c()), &r!(ins.b())));
-                    set_reg(&mut r!(a), Value::Bool(t == (op == Op::In)));
-                }
-
                 Op::Jmp => {
                     let off = ins.sj_off();
-                    pc = (pc as isize + off) as usize;
+                    ip = unsafe { ip.offset(off) };
                     if off < 0 {
                         budget!();
                     }
@@ -1817,21 +1747,6 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
                         },
                     }
                 }
-                Op::GetIter => {
-                    let v = tri!(ops::iter(vm, &r!(ins.b())));
-                    set_reg(&mut r!(a), v);
-                }
-                Op::IterNext => {
-                    let it = r!(a).clone();
-                    match tri!(iter_next(vm, &it)) {
-                        Some(v) => {
-                            set_reg(&mut r!(ins.b()), v);
-                            test!(true);
-                        }
-                        None => test!(false),
-                    }
-                }
-
                 Op::Call => {
                     let nargs = ins.b();
                     budget!();
@@ -1840,166 +1755,145 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
                     // called with exactly its positional arguments.
                     if let Value::Function(c) = &r!(a) {
                         if c.func.simple_nargs == nargs {
-                            if vm.depth >= vm.limits.max_depth {
-                                break 'inner recursion_error();
-                            }
                             // Move the closure out of R[A] into the frame (no refcount traffic);
                             // R[A] receives the result on return.
-                            // SAFETY: R[A] holds a `Value::Function` (tested above); it is
-                            // overwritten with None right after the bitwise move.
-                            let slot: *mut Value = &mut r!(a);
+                            // SAFETY: `c` borrows R[A]'s `Rc`; after the bitwise copy the slot's
+                            // tag byte becomes None's, so the `Rc` has exactly one owner again
+                            // (the payload bytes of None are padding). Reading through the
+                            // reference avoids copying the whole value through the stack.
                             let c: Rc<Closure> = unsafe {
-                                let Value::Function(c) = std::ptr::read(slot) else { std::hint::unreachable_unchecked() };
-                                std::ptr::write(slot, Value::None);
+                                let c = std::ptr::read(c as *const Rc<Closure>);
+                                *(regs.add(a) as *mut u8) = NONE_TAG;
                                 c
                             };
-                            let fr = unsafe { task.frames.last_mut().unwrap_unchecked() };
-                            fr.pc = pc;
-                            let cur_base = fr.base;
-                            let base = cur_base + unsafe { &*func }.nregs;
-                            reserve(task, base);
-                            let st = task.stack.as_mut_ptr();
-                            // SAFETY: both windows lie inside the stack (`reserve`); the callee's
-                            // registers are all None (invariant), so nothing is overwritten
-                            // without a drop, and each moved-from argument is reset to None.
-                            let (caller, callee) = unsafe { (st.add(cur_base + a + 1), st.add(base)) };
-                            for i in 0..nargs {
-                                unsafe {
-                                    std::ptr::copy_nonoverlapping(caller.add(i), callee.add(i), 1);
-                                    std::ptr::write(caller.add(i), Value::None);
-                                }
+                            enter_call!(c, a, nargs);
+                        }
+                    }
+                    cold!(ins, op);
+                }
+                Op::CallGlobal => {
+                    let nargs = ins.b();
+                    budget!();
+                    // Fast path: the global is a plain Ask function taking exactly these
+                    // arguments; the frame gets its own reference, R[A] is never written.
+                    let f = unsafe { &*func };
+                    // SAFETY: as for `GetGlobal`.
+                    if let Ok(vals) = unsafe { f.ns.values.try_borrow_unguarded() } {
+                        if let Some(Some(Value::Function(c))) = vals.get(ins.c()) {
+                            if c.func.simple_nargs == nargs {
+                                let c = c.clone();
+                                enter_call!(c, a, nargs);
                             }
-                            // Enter the callee without re-reading the frame just pushed.
-                            let fu: *const Func = &*c.func;
-                            func = fu;
-                            code = unsafe { (*fu).code };
-                            consts = unsafe { (*fu).consts.as_ptr() };
-                            pc = 0;
-                            regs = callee;
-                            push_frame_inline(&mut task.frames, Frame { closure: c, pc: 0, base, ret: cur_base + a, is_init: false });
-                            vm.depth += 1;
+                        }
+                    }
+                    cold!(ins, op);
+                }
+                Op::Return | Op::ReturnNone => {
+                    // Fast path: a plain call returning into an Ask caller of this loop, with no
+                    // handler or caught exception of this frame to discard.
+                    let nfr = task.frames.len();
+                    if nfr > task.stop + 1 {
+                        let top = unsafe { task.frames.get_unchecked(nfr - 1) };
+                        if !top.is_init && !top.guarded {
+                        let v = if op == Op::Return { std::mem::take(&mut r!(a)) } else { Value::None };
+                            clear_regs(regs, unsafe { &*func }.nregs);
+                            let ret = top.ret;
+                            // SAFETY: nfr >= 2 frames. Only the closure needs dropping (the other
+                            // fields are plain integers), after the registers are cleared (they
+                            // may hold its cells).
+                            let closure = unsafe {
+                                task.frames.set_len(nfr - 1);
+                                std::ptr::read(std::ptr::addr_of!((*task.frames.as_ptr().add(nfr - 1)).closure))
+                            };
+                            vm.depth -= 1;
+                            let st = task.stack.as_mut_ptr();
+                            set_reg(unsafe { &mut *st.add(ret) }, v);
+                            drop(closure);
+                            // Resume the caller (still at least one frame: no emptiness check).
+                            let f = unsafe { task.frames.get_unchecked(nfr - 2) };
+                            let fu: &Func = &f.closure.func;
+                            func = fu as *const Func;
+                            ip = unsafe { fu.code.add(f.pc) };
+                            regs = unsafe { st.add(f.base) };
                             continue;
                         }
                     }
-                    let f = &r!(a);
-                    match f {
-                        Value::Class(cls)
-                            if nargs == 1
-                                && cls.builtin == Some(BuiltinType::Str)
-                                && matches!(r!(a + 1), Value::Int(_)) =>
-                        {
-                            // `str(i)`: format the int straight into a string of the right size.
-                            let Value::Int(i) = r!(a + 1) else { continue };
-                            set_reg(&mut r!(a), Value::Str(Rc::new(StrObj::new(int_to_string(i)))));
-                        }
-                        Value::Class(cls)
-                            if matches!(cls.builtin, Some(b) if !matches!(b, BuiltinType::Exc(_)))
-                                && !cls.attrs.borrow().contains_key("__new__") =>
-                        {
-                            let Some(bt) = cls.builtin else { continue };
-                            let args = unsafe { std::slice::from_raw_parts(regs.add(a + 1), nargs) };
-                            save_pc!();
-                            let r = crate::builtins::construct_builtin(vm, bt, args, &[]);
-                            for i in 0..nargs {
-                                set_reg(&mut r!(a + 1 + i), Value::None);
-                            }
-                            match r {
-                                Ok(v) => set_reg(&mut r!(a), v),
-                                Err(e) => break 'inner e,
-                            }
-                        }
-                        Value::Native(n) if n.bound.is_none() && n.name != "staticmethod" => {
-                            let func_ptr = n.func;
-                            let args = unsafe { std::slice::from_raw_parts(regs.add(a + 1), nargs) };
-                            save_pc!();
-                            let r = func_ptr(vm, args, &[]);
-                            for i in 0..nargs {
-                                set_reg(&mut r!(a + 1 + i), Value::None);
-                            }
-                            match r {
-                                Ok(v) => set_reg(&mut r!(a), v),
-                                Err(e) => break 'inner e,
-                            }
-                        }
-                        _ => {
-                            let f = std::mem::take(&mut r!(a));
-                            let mut args = Vec::with_capacity(nargs);
-                            for i in 0..nargs {
-                                args.push(std::mem::take(&mut r!(a + 1 + i)));
-                            }
-                            save_pc!();
-                            let ret = task.frames.last().map(|f| f.base + a).unwrap_or(0);
-                            match tri!(invoke(vm, task, f, args, Vec::new(), ret)) {
-                                Some(v) => {
-                                    set_reg(&mut r!(a), v);
-                                }
-                                None => {
-                                    load_frame!();
-                                }
-                            }
-                        }
-                    }
+                    cold!(ins, op);
                 }
-                Op::CallKw => {
-                    let nargs = ins.b();
-                    let kc = k8!(ins.c());
-                    budget!();
-                    let names = match &k!(kc) {
-                        Value::Tuple(t) => t.clone(),
-                        _ => Rc::new(crate::value::TupleVec::default()),
+                Op::GetItem => {
+                    let (o, key) = (&r!(ins.b()), &r!(ins.c()));
+                    let fast = match (o, key) {
+                        (Value::List(l), Value::Int(i)) => {
+                            let l = l.borrow();
+                            let n = l.len() as i64;
+                            let j = if *i < 0 { *i + n } else { *i };
+                            if j >= 0 && j < n { Some(l[j as usize].clone()) } else { None }
+                        }
+                        _ => None,
                     };
-                    let f = std::mem::take(&mut r!(a));
-                    let mut args = Vec::with_capacity(nargs);
-                    for i in 0..nargs {
-                        args.push(std::mem::take(&mut r!(a + 1 + i)));
-                    }
-                    let mut kw = Vec::with_capacity(names.len());
-                    for (j, n) in names.iter().enumerate() {
-                        let Value::Str(s) = n else { continue };
-                        kw.push((s.clone(), std::mem::take(&mut r!(a + 1 + nargs + j))));
+                    let v = match fast {
+                        Some(v) => v,
+                        None => {
+                            save_pc!();
+                            tri!(ops::get_item(vm, o, key))
+                        }
+                    };
+                    set_reg(&mut r!(a), v);
+                }
+                Op::SetItem => {
+                    let v = r!(ins.c()).clone();
+                    let (o, key) = (&r!(a), &r!(ins.b()));
+                    if let (Value::List(l), Value::Int(i)) = (o, key) {
+                        let mut l = l.borrow_mut();
+                        let n = l.len() as i64;
+                        let j = if *i < 0 { *i + n } else { *i };
+                        if j >= 0 && j < n {
+                            let old = std::mem::replace(&mut l[j as usize], v);
+                            drop(l);
+                            drop(old);
+                            continue;
+                        }
                     }
                     save_pc!();
-                    let ret = task.frames.last().map(|f| f.base + a).unwrap_or(0);
-                    match tri!(invoke(vm, task, f, args, kw, ret)) {
-                        Some(v) => set_reg(&mut r!(a), v),
-                        None => load_frame!(),
-                    }
+                    tri!(ops::set_item(vm, o, key, v));
                 }
-                Op::CallEx => {
-                    budget!();
-                    let f = std::mem::take(&mut r!(a));
-                    let pos = std::mem::take(&mut r!(a + 1));
-                    let kwv = std::mem::take(&mut r!(a + 2));
-                    save_pc!();
-                    let args = match &pos {
-                        Value::Tuple(t) => t.to_vec(),
-                        Value::List(l) => l.borrow().clone(),
-                        Value::None => Vec::new(),
-                        other => tri!(ops::collect(vm, other)),
+                Op::Aug => {
+                    let aop = Op::arith_op_from_code(ins.c() as u8).unwrap_or(ArithOp::Add);
+                    let y = &r!(ins.b());
+                    let fast = arith_fast(aop, &r!(a), y);
+                    let v = match fast {
+                        Some(v) => v,
+                        None => {
+                            let x = std::mem::take(&mut r!(a));
+                            tri!(ops::arith_inplace(vm, aop, x, y))
+                        }
                     };
-                    let mut kw = Vec::new();
-                    match &kwv {
-                        Value::None => {}
-                        Value::Dict(d) => {
-                            for (k, v) in d.borrow().iter() {
-                                match &k.0 {
-                                    Value::Str(s) => kw.push((s.clone(), v.clone())),
-                                    _ => break 'inner Exc::type_error("keywords must be strings"),
+                    set_reg(&mut r!(a), v);
+                }
+                Op::AddTmpR => {
+                    let (b, c) = (ins.b(), ins.c());
+                    let v = match arith_fast(ArithOp::Add, &r!(b), &r!(c)) {
+                        Some(v) => v,
+                        None => {
+                            let mut y = std::mem::take(&mut r!(c));
+                            let mut done = false;
+                            if let (Value::Str(x), Value::Str(ys)) = (&r!(b), &mut y) {
+                                if let Some(so) = Rc::get_mut(ys) {
+                                    if so.s.len() + x.s.len() <= vm.limits.max_size {
+                                        so.s.insert_str(0, &x.s);
+                                        so.hash.set(0);
+                                        done = true;
+                                    }
                                 }
                             }
+                            if done {
+                                y
+                            } else {
+                                tri!(arith_slow(vm, ArithOp::Add, &r!(b), &y))
+                            }
                         }
-                        other => {
-                            break 'inner Exc::type_error(format!(
-                                "argument after ** must be a mapping, not {}",
-                                ops::type_name(other)
-                            ))
-                        }
-                    }
-                    let ret = task.frames.last().map(|f| f.base + a).unwrap_or(0);
-                    match tri!(invoke(vm, task, f, args, kw, ret)) {
-                        Some(v) => set_reg(&mut r!(a), v),
-                        None => load_frame!(),
-                    }
+                    };
+                    set_reg(&mut r!(a), v);
                 }
                 Op::CallMethod => {
                     let nargs = ins.b();
@@ -2054,483 +1948,16 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
                         }
                     }
                 }
-                Op::Return | Op::ReturnNone => {
-                    let v = if op == Op::Return { std::mem::take(&mut r!(a)) } else { Value::None };
-                    // Fast path: a plain call returning into an Ask caller of this loop, with no
-                    // handler or caught exception of this frame to discard.
-                    let nfr = task.frames.len();
-                    if nfr > stop + 1 {
-                        let top = unsafe { task.frames.get_unchecked(nfr - 1) };
-                        if !top.is_init
-                            && task.handlers.last().map_or(true, |h| h.frame < nfr - 1)
-                            && task.caught.last().map_or(true, |c| c.0 < nfr - 1)
-                        {
-                            clear_regs(regs, unsafe { &*func }.nregs);
-                            let ret = top.ret;
-                            // SAFETY: nfr >= 2 frames. Only the closure needs dropping (the other
-                            // fields are plain integers), after the registers are cleared (they
-                            // may hold its cells).
-                            let closure = unsafe {
-                                task.frames.set_len(nfr - 1);
-                                std::ptr::read(std::ptr::addr_of!((*task.frames.as_ptr().add(nfr - 1)).closure))
-                            };
-                            vm.depth -= 1;
-                            let st = task.stack.as_mut_ptr();
-                            set_reg(unsafe { &mut *st.add(ret) }, v);
-                            drop(closure);
-                            // Resume the caller (still at least one frame: no emptiness check).
-                            let f = unsafe { task.frames.get_unchecked(nfr - 2) };
-                            let fu: &Func = &f.closure.func;
-                            func = fu as *const Func;
-                            code = fu.code;
-                            consts = fu.consts.as_ptr();
-                            pc = f.pc;
-                            regs = unsafe { st.add(f.base) };
-                            continue;
-                        }
-                    }
-                    let fr = pop_frame(vm, task);
-                    if fr.is_init {
-                        if !v.is_none() {
-                            // Report in the caller (like CPython).
-                            if task.frames.len() <= stop {
-                                return Err(Exc::type_error(format!(
-                                    "__init__() should return None, not '{}'",
-                                    ops::type_name(&v)
-                                )));
-                            }
-                            load_frame!();
-                            break 'inner Exc::type_error(format!("__init__() should return None, not '{}'", ops::type_name(&v)));
-                        }
-                    } else {
-                        set_reg(&mut task.stack[fr.ret], v);
-                    }
-                    if task.frames.len() <= stop {
-                        return Ok(Exit::Return(std::mem::take(&mut task.stack[fr.ret])));
-                    }
-                    load_frame!();
-                }
-                Op::Yield => {
-                    let v = std::mem::take(&mut r!(a));
-                    save_pc!();
-                    return Ok(Exit::Yield(v));
-                }
-
-                Op::GetAttr => {
-                    let kc = k8!(ins.c());
-                    save_pc!();
-                    let v = tri!(get_attr(vm, &r!(ins.b()), const_str(&k!(kc))));
-                    set_reg(&mut r!(a), v);
-                }
-                Op::SetAttr => {
-                    let kb = k8!(ins.b());
-                    save_pc!();
-                    let name = const_str(&k!(kb));
-                    let v = r!(ins.c()).clone();
-                    let obj = &r!(a);
-                    if let Value::Instance(i) = obj {
-                        let is_prop = i.class.lookup(name).is_some_and(|p| crate::code::property_getter(&p).is_some());
-                        if !is_prop {
-                            let mut attrs = i.attrs.borrow_mut();
-                            if let Some(slot) = attrs.get_mut(name) {
-                                let old = std::mem::replace(slot, v);
-                                drop(attrs);
-                                drop(old);
-                            } else {
-                                attrs.insert(Rc::from(name), v);
-                            }
-                            continue;
-                        }
-                    }
-                    if let Value::Class(c) = obj {
-                        c.attrs.borrow_mut().insert(Rc::from(name), v);
-                        continue;
-                    }
-                    tri!(ops::set_attr(vm, obj, name, v));
-                }
-                Op::DelAttr => {
-                    let kb = k8!(ins.b());
-                    save_pc!();
-                    tri!(ops::del_attr(vm, &r!(a), const_str(&k!(kb))));
-                }
-                Op::GetItem => {
-                    let (o, key) = (&r!(ins.b()), &r!(ins.c()));
-                    let fast = match (o, key) {
-                        (Value::List(l), Value::Int(i)) => {
-                            let l = l.borrow();
-                            let n = l.len() as i64;
-                            let j = if *i < 0 { *i + n } else { *i };
-                            if j >= 0 && j < n { Some(l[j as usize].clone()) } else { None }
-                        }
-                        _ => None,
-                    };
-                    let v = match fast {
-                        Some(v) => v,
-                        None => {
-                            save_pc!();
-                            tri!(ops::get_item(vm, o, key))
-                        }
-                    };
-                    set_reg(&mut r!(a), v);
-                }
-                Op::SetItem => {
-                    let v = r!(ins.c()).clone();
-                    let (o, key) = (&r!(a), &r!(ins.b()));
-                    if let (Value::List(l), Value::Int(i)) = (o, key) {
-                        let mut l = l.borrow_mut();
-                        let n = l.len() as i64;
-                        let j = if *i < 0 { *i + n } else { *i };
-                        if j >= 0 && j < n {
-                            let old = std::mem::replace(&mut l[j as usize], v);
-                            drop(l);
-                            drop(old);
-                            continue;
-                        }
-                    }
-                    save_pc!();
-                    tri!(ops::set_item(vm, o, key, v));
-                }
-                Op::DelItem => {
-                    save_pc!();
-                    tri!(ops::del_item(vm, &r!(a), &r!(ins.b())));
-                }
-                Op::BuildSlice => {
-                    let b = ins.b();
-                    let v = ops::make_slice(r!(b).clone(), r!(b + 1).clone(), r!(b + 2).clone());
-                    set_reg(&mut r!(a), v);
-                }
-                Op::GetSuper => {
-                    let kc = k8!(ins.c());
-                    save_pc!();
-                    let b = ins.b();
-                    let v = tri!(super_attr(vm, &r!(b), &r!(b + 1), const_str(&k!(kc))));
-                    set_reg(&mut r!(a), v);
-                }
-
-                Op::BuildList | Op::BuildTuple => {
-                    let (b, c) = (ins.b(), ins.c());
-                    let mut items = Vec::with_capacity(c);
-                    for i in 0..c {
-                        items.push(std::mem::take(&mut r!(b + i)));
-                    }
-                    set_reg(&mut r!(a), if op == Op::BuildList { Value::list(items) } else { Value::tuple(items) });
-                }
-                Op::BuildSet => {
-                    let (b, c) = (ins.b(), ins.c());
-                    let mut set = crate::value::Set::default();
-                    save_pc!();
-                    for i in 0..c {
-                        let v = std::mem::take(&mut r!(b + i));
-                        set.insert(tri!(ops::hkey(vm, v)));
-                    }
-                    set_reg(&mut r!(a), Value::Set(Rc::new(RefCell::new(set))));
-                }
-                Op::BuildDict => {
-                    let (b, c) = (ins.b(), ins.c());
-                    let mut d = crate::value::Dict::default();
-                    save_pc!();
-                    for i in 0..c {
-                        let k = std::mem::take(&mut r!(b + 2 * i));
-                        let v = std::mem::take(&mut r!(b + 2 * i + 1));
-                        d.insert(tri!(ops::hkey(vm, k)), v);
-                    }
-                    set_reg(&mut r!(a), Value::dict(d));
-                }
-                Op::ListAppend => {
-                    let v = std::mem::take(&mut r!(ins.b()));
-                    if let Value::List(l) = &r!(a) {
-                        l.borrow_mut().push(v);
-                    }
-                }
-                Op::ListExtend => {
-                    save_pc!();
-                    let src = r!(ins.b()).clone();
-                    let items = match &src {
-                        Value::List(l) => l.borrow().clone(),
-                        Value::Tuple(t) => t.to_vec(),
-                        other => tri!(ops::collect(vm, other)),
-                    };
-                    if let Value::List(l) = &r!(a) {
-                        l.borrow_mut().extend(items);
-                    }
-                }
-                Op::ListToTuple => {
-                    let v = match &r!(ins.b()) {
-                        Value::List(l) => Value::tuple(l.borrow().clone()),
-                        other => other.clone(),
-                    };
-                    set_reg(&mut r!(a), v);
-                }
-                Op::SetAdd => {
-                    save_pc!();
-                    let v = std::mem::take(&mut r!(ins.b()));
-                    let k = tri!(ops::hkey(vm, v));
-                    if let Value::Set(s) = &r!(a) {
-                        s.borrow_mut().insert(k);
-                    }
-                }
-                Op::DictSet => {
-                    save_pc!();
-                    let k = r!(ins.b()).clone();
-                    let v = std::mem::take(&mut r!(ins.c()));
-                    let k = tri!(ops::hkey(vm, k));
-                    if let Value::Dict(d) = &r!(a) {
-                        d.borrow_mut().insert(k, v);
-                    }
-                }
-                Op::DictUpdate => {
-                    save_pc!();
-                    let src = r!(ins.b()).clone();
-                    let pairs: Vec<(crate::value::HKey, Value)> = match &src {
-                        Value::Dict(d) => d.borrow().iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-                        other => {
-                            break 'inner Exc::type_error(format!("'{}' object is not a mapping", ops::type_name(other)))
-                        }
-                    };
-                    if let Value::Dict(d) = &r!(a) {
-                        d.borrow_mut().extend(pairs);
-                    }
-                }
-                Op::Unpack => {
-                    let (b, c) = (ins.b(), ins.c());
-                    save_pc!();
-                    let src = r!(b).clone();
-                    let exact = match &src {
-                        Value::Tuple(t) if t.len() == c => Some(t.to_vec()),
-                        _ => None,
-                    };
-                    let items = match exact {
-                        Some(v) => v,
-                        None => tri!(unpack_values(vm, &src)),
-                    };
-                    if items.len() < c {
-                        break 'inner Exc::value_error(format!(
-                            "not enough values to unpack (expected {c}, got {})",
-                            items.len()
-                        ));
-                    }
-                    if items.len() > c {
-                        break 'inner Exc::value_error(format!("too many values to unpack (expected {c})"));
-                    }
-                    for (i, v) in items.into_iter().enumerate() {
-                        set_reg(&mut r!(a + i), v);
-                    }
-                }
-                Op::UnpackStar => {
-                    let (b, c) = (ins.b(), ins.c());
-                    let (before, after) = (c & 15, c >> 4);
-                    save_pc!();
-                    let src = r!(b).clone();
-                    let mut items = tri!(unpack_values(vm, &src));
-                    if items.len() < before + after {
-                        break 'inner Exc::value_error(format!(
-                            "not enough values to unpack (expected at least {}, got {})",
-                            before + after,
-                            items.len()
-                        ));
-                    }
-                    let tail = items.split_off(items.len() - after);
-                    let mid = items.split_off(before);
-                    for (i, v) in items.into_iter().enumerate() {
-                        set_reg(&mut r!(a + i), v);
-                    }
-                    set_reg(&mut r!(a + before), Value::list(mid));
-                    for (i, v) in tail.into_iter().enumerate() {
-                        set_reg(&mut r!(a + before + 1 + i), v);
-                    }
-                }
-
-                Op::FormatValue => {
-                    let (b, c) = (ins.b(), ins.c());
-                    save_pc!();
-                    let v = &r!(b);
-                    let conv = c & 3;
-                    let s = if conv == 0 && c & 4 == 0 {
-                        match v {
-                            Value::Str(_) => v.clone(),
-                            _ => Value::str(tri!(crate::format::to_str(vm, v))),
-                        }
-                    } else {
-                        let converted = match conv {
-                            1 => Some(tri!(crate::format::to_str(vm, v))),
-                            2 => Some(tri!(crate::format::repr(vm, v))),
-                            3 => Some(ascii_escape(&tri!(crate::format::repr(vm, v)))),
-                            _ => None,
-                        };
-                        if c & 4 != 0 {
-                            let spec = match &r!(b + 1) {
-                                Value::Str(s) => s.clone(),
-                                _ => Rc::new(StrObj::new(String::new())),
-                            };
-                            match converted {
-                                Some(cs) => Value::str(tri!(crate::format::format_spec(vm, &Value::str(cs), spec.as_str()))),
-                                None => Value::str(tri!(crate::format::format_spec(vm, v, spec.as_str()))),
-                            }
-                        } else {
-                            Value::str(converted.unwrap_or_default())
-                        }
-                    };
-                    set_reg(&mut r!(a), s);
-                }
-                Op::BuildString => {
-                    let (b, c) = (ins.b(), ins.c());
-                    let mut out = String::new();
-                    for i in 0..c {
-                        match &r!(b + i) {
-                            Value::Str(s) => out.push_str(s.as_str()),
-                            other => {
-                                let o = other.clone();
-                                save_pc!();
-                                out.push_str(&tri!(crate::format::to_str(vm, &o)));
-                            }
-                        }
-                    }
-                    if vm.limits.max_size < out.len() {
-                        break 'inner Exc::limit(LimitKind::Memory);
-                    }
-                    set_reg(&mut r!(a), Value::str(out));
-                }
-
-                Op::SetupExcept | Op::SetupFinally => {
-                    let target = (pc as isize + ins.sj_off()) as usize;
-                    let frame = task.frames.len() - 1;
-                    task.handlers.push(Handler {
-                        frame,
-                        target,
-                        finally: op == Op::SetupFinally,
-                        caught_depth: task.caught.len(),
-                    });
-                }
-                Op::PopHandler => {
-                    task.handlers.pop();
-                }
-                Op::ExcMatch => {
-                    let t = match task.caught.last() {
-                        Some((_, e)) => tri!(exc_matches(e, &r!(ins.b()))),
-                        None => false,
-                    };
-                    set_reg(&mut r!(a), Value::Bool(t));
-                }
-                Op::GetExc => {
-                    let v = match task.caught.last_mut() {
-                        Some((_, e)) => vm.exception_value(e),
-                        None => Value::None,
-                    };
-                    set_reg(&mut r!(a), v);
-                }
-                Op::EndExcept => {
-                    task.caught.pop();
-                }
-                Op::Raise => {
-                    save_pc!();
-                    let v = r!(a).clone();
-                    break 'inner make_raise(vm, v);
-                }
-                Op::RaiseFrom => {
-                    save_pc!();
-                    let v = r!(a).clone();
-                    let e = make_raise(vm, v);
-                    if let (ExcData::Raised { value: Value::Instance(i), .. }, cause) = (&*e.0, r!(ins.b()).clone()) {
-                        i.attrs.borrow_mut().insert(Rc::from("__cause__"), cause);
-                    }
-                    break 'inner e;
-                }
-                Op::Reraise => {
-                    save_pc!();
-                    let cur = task.frames.len() - 1;
-                    match task.caught.pop() {
-                        Some((_, e)) => {
-                            // Keep the traceback; the current frame already has its entry.
-                            match unwind(vm, task, e, stop, true) {
-                                Ok(()) => {
-                                    load_frame!();
-                                    continue;
-                                }
-                                Err(e) => return Err(e),
-                            }
-                        }
-                        None => {
-                            let _ = cur;
-                            break 'inner Exc::new(ExcKind::RuntimeError, "No active exception to reraise");
-                        }
-                    }
-                }
-                Op::RaiseAssert => {
-                    save_pc!();
-                    let msg = if ins.b() != 0 { Some(r!(a).clone()) } else { None };
-                    let cls = Value::Class(vm.exc_class(ExcKind::AssertionError));
-                    let inst = match msg {
-                        Some(m) => tri!(vm.call_value(&cls, &[m], &[])),
-                        None => tri!(vm.call_value(&cls, &[], &[])),
-                    };
-                    break 'inner Exc(Box::new(ExcData::Raised { value: inst, traceback: Vec::new() }));
-                }
-
-                Op::NewClass => {
-                    let kb = k8!(ins.b());
-                    let name = match &k!(kb) {
-                        Value::Str(s) => s.clone(),
-                        _ => Rc::new(StrObj::new(String::new())),
-                    };
-                    let base = match &r!(ins.c()) {
-                        Value::None => None,
-                        Value::Class(c) => Some(c.clone()),
-                        other => {
-                            break 'inner Exc::type_error(format!(
-                                "class base must be a class, not '{}'",
-                                ops::type_name(other)
-                            ))
-                        }
-                    };
-                    let cls = Class { name, base, attrs: Default::default(), builtin: None };
-                    set_reg(&mut r!(a), Value::Class(Rc::new(cls)));
-                }
-                Op::Import => {
-                    save_pc!();
-                    let name = const_str(&k!(ins.bx())).to_string();
-                    let v = tri!(import_module(vm, &name));
-                    set_reg(&mut r!(a), v);
-                }
-                Op::ImportFrom => {
-                    let kc = k8!(ins.c());
-                    save_pc!();
-                    let name = const_str(&k!(kc));
-                    let m = &r!(ins.b());
-                    let v = match get_attr(vm, m, name) {
-                        Ok(v) => v,
-                        Err(_) => {
-                            let mname = match m {
-                                Value::Module(mo) => mo.name.to_string(),
-                                _ => String::from("?"),
-                            };
-                            break 'inner Exc::new(
-                                ExcKind::ImportError,
-                                format!("cannot import name '{name}' from '{mname}'"),
-                            );
-                        }
-                    };
-                    set_reg(&mut r!(a), v);
-                }
-                Op::LoadModule => {
-                    save_pc!();
-                    let v = tri!(load_module(vm, ins.bx()));
-                    set_reg(&mut r!(a), v);
-                }
-                Op::RegisterRoute => {
-                    let v = r!(a).clone();
-                    if let Some(slot) = vm.route_handlers.get_mut(ins.bx()) {
-                        *slot = Some(v);
-                    }
-                }
+                _ => cold!(ins, op),
             }
         };
         // Error path: record pc, deal with suspensions, then unwind.
         save_pc!();
         let err = match *err.0 {
             ExcData::Suspend(call) => {
-                let ins = unsafe { *code.add(pc - 1) };
+                let ins = unsafe { *ip.sub(1) };
                 let dest = task.frames.last().map(|f| f.base + ins.a()).unwrap_or(0);
-                if can_suspend {
+                if task.can_suspend {
                     task.pending = Some(dest);
                     return Err(Exc(Box::new(ExcData::Suspend(call))));
                 }
@@ -2545,10 +1972,751 @@ fn run_loop(vm: &mut Vm, task: &mut Task, stop: usize, can_suspend: bool) -> VmR
             }
             data => Exc(Box::new(data)),
         };
-        unwind(vm, task, err, stop, false)?;
+        unwind(vm, task, err, task.stop, false)?;
         load_frame!();
     }
 }
+
+/// The value of global slot `g` of `f`'s module, else the task local or built-in of that
+/// name, else NameError (`GetGlobal`'s slow path and `CallGlobal`'s general one).
+fn global_value(vm: &mut Vm, f: &Func, g: usize) -> VmResult<Value> {
+    if let Some(Some(v)) = f.ns.values.borrow().get(g) {
+        return Ok(v.clone());
+    }
+    lookup_builtin(vm, &f.ns.names[g])
+}
+
+/// Execute one instruction that is not on `run_loop`'s hot list (see there why they are
+/// split). Works on a copy of the loop's cached state and writes it back.
+#[inline(never)]
+#[allow(unused_assignments)]
+fn cold_step(vm: &mut Vm, task: &mut Task, st: &mut LoopState, ins: Instr, op: Op) -> Step {
+    let LoopState { mut ip, mut regs, mut func } = *st;
+    let a = ins.a();
+    let step = 'step: {
+        frame_macros!($ task ip regs func);
+        let err: Exc = 'inner: {
+            flow_macros!($ vm ip 'inner);
+            match op {
+                    Op::ExtraArg | Op::Nop => {}
+                    Op::SetGlobal => {
+                        let f = unsafe { &*func };
+                        let v = r!(a).clone();
+                        let old = std::mem::replace(&mut f.ns.values.borrow_mut()[ins.bx()], Some(v));
+                        drop(old);
+                    }
+                    Op::DelGlobal => {
+                        let f = unsafe { &*func };
+                        let old = f.ns.values.borrow_mut()[ins.bx()].take();
+                        if old.is_none() {
+                            break 'inner Exc::new(ExcKind::NameError, format!("name '{}' is not defined", f.ns.names[ins.bx()]));
+                        }
+                    }
+                    Op::GetBuiltin => {
+                        let name = const_str(&k!(ins.bx()));
+                        set_reg(&mut r!(a), tri!(lookup_builtin(vm, name)));
+                    }
+                    Op::MakeCell => {
+                        let v = std::mem::take(&mut r!(a));
+                        set_reg(&mut r!(a), Value::Cell(Rc::new(RefCell::new(v))));
+                    }
+                    Op::GetCell => {
+                        let v = match &r!(ins.b()) {
+                            Value::Cell(c) => c.borrow().clone(),
+                            other => other.clone(),
+                        };
+                        set_reg(&mut r!(a), v);
+                    }
+                    Op::SetCell => {
+                        let v = r!(ins.b()).clone();
+                        match &r!(a) {
+                            Value::Cell(c) => {
+                                let old = std::mem::replace(&mut *c.borrow_mut(), v);
+                                drop(old);
+                            }
+                            _ => set_reg(&mut r!(a), v),
+                        }
+                    }
+                    Op::GetUpval => {
+                        let f = unsafe { &*task.frames.last().unwrap_unchecked().closure };
+                        let v = f.upvals[ins.b()].borrow().clone();
+                        set_reg(&mut r!(a), v);
+                    }
+                    Op::SetUpval => {
+                        let v = r!(a).clone();
+                        let f = unsafe { &*task.frames.last().unwrap_unchecked().closure };
+                        let old = std::mem::replace(&mut *f.upvals[ins.b()].borrow_mut(), v);
+                        drop(old);
+                    }
+                    Op::Closure => {
+                        let (child, upvals) = {
+                            let fr = unsafe { task.frames.last().unwrap_unchecked() };
+                            let child = fr.closure.func.children[ins.bx()].clone();
+                            let mut upvals = Vec::with_capacity(child.proto.captures.len());
+                            for cap in &child.proto.captures {
+                                match cap {
+                                    Capture::Local(r) => match &r!(*r as usize) {
+                                        Value::Cell(c) => upvals.push(c.clone()),
+                                        other => upvals.push(Rc::new(RefCell::new(other.clone()))),
+                                    },
+                                    Capture::Upval(u) => upvals.push(fr.closure.upvals[*u as usize].clone()),
+                                }
+                            }
+                            (child, upvals)
+                        };
+                        let nd = child.proto.params.ndefault_values();
+                        let mut defaults = Vec::with_capacity(nd);
+                        for i in 0..nd {
+                            defaults.push(r!(a + 1 + i).clone());
+                        }
+                        set_reg(&mut r!(a), Value::Function(Rc::new(Closure { func: child, upvals, defaults, attrs: Default::default() })));
+                    }
+
+                    Op::Div | Op::FloorDiv | Op::Mod | Op::Pow | Op::LShift | Op::RShift | Op::BitAnd | Op::BitOr
+                    | Op::BitXor | Op::MatMul => {
+                        let (x, y) = (&r!(ins.b()), &r!(ins.c()));
+                        let aop = arith_of(op);
+                        let v = match arith_fast(aop, x, y) {
+                            Some(v) => v,
+                            None => tri!(arith_slow(vm, aop, x, y)),
+                        };
+                        set_reg(&mut r!(a), v);
+                    }
+                    Op::AugGlobal => {
+                        let gx = unsafe { *ip }.ax();
+                        ip = unsafe { ip.add(1) };
+                        let aop = Op::arith_op_from_code(ins.c() as u8).unwrap_or(ArithOp::Add);
+                        let b = ins.b();
+                        let f = unsafe { &*func };
+                        let mut done = false;
+                        if aop == ArithOp::Add {
+                            if let (Value::Str(t), Value::Str(y)) = (&r!(a), &r!(b)) {
+                                let mut vals = f.ns.values.borrow_mut();
+                                if let Some(Some(Value::Str(g))) = vals.get_mut(gx) {
+                                    if Rc::ptr_eq(g, t) {
+                                        let ylen = y.s.len();
+                                        // Drop the register's reference: the slot's may be unique.
+                                        let _ = std::mem::take(&mut r!(a));
+                                        let Value::Str(y) = &r!(b) else { break 'step Step::Next };
+                                        if let Some(so) = Rc::get_mut(g) {
+                                            if so.s.len() + ylen <= vm.limits.max_size {
+                                                so.s.push_str(&y.s);
+                                                so.hash.set(0);
+                                                done = true;
+                                            }
+                                        }
+                                        if !done {
+                                            r!(a) = Value::Str(g.clone());
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                        if !done {
+                            let x = std::mem::take(&mut r!(a));
+                            let v = match arith_fast(aop, &x, &r!(b)) {
+                                Some(v) => v,
+                                None => {
+                                    save_pc!();
+                                    tri!(ops::arith_inplace(vm, aop, x, &r!(b)))
+                                }
+                            };
+                            let old = std::mem::replace(&mut f.ns.values.borrow_mut()[gx], Some(v));
+                            drop(old);
+                        }
+                    }
+                    Op::Neg => {
+                        let x = &r!(ins.b());
+                        let v = match x {
+                            Value::Int(i) if *i != i64::MIN => Value::Int(-i),
+                            Value::Float(f) => Value::Float(-f),
+                            _ => tri!(ops::neg(vm, x)),
+                        };
+                        set_reg(&mut r!(a), v);
+                    }
+                    Op::Pos => {
+                        let v = tri!(ops::pos(vm, &r!(ins.b())));
+                        set_reg(&mut r!(a), v);
+                    }
+                    Op::Invert => {
+                        let v = tri!(ops::invert(vm, &r!(ins.b())));
+                        set_reg(&mut r!(a), v);
+                    }
+                    Op::Not => {
+                        let t = tri!(truthy(vm, &r!(ins.b())));
+                        set_reg(&mut r!(a), Value::Bool(!t));
+                    }
+
+                    Op::Eq | Op::Ne | Op::Lt | Op::Le | Op::Gt | Op::Ge => {
+                        let (x, y) = (&r!(ins.b()), &r!(ins.c()));
+                        let cop = cmp_of(op);
+                        let t = match cmp_fast(cop, x, y) {
+                            Some(t) => t,
+                            None => tri!(compare_slow(vm, cop, x, y)),
+                        };
+                        set_reg(&mut r!(a), Value::Bool(t));
+                    }
+                    Op::Is | Op::IsNot => {
+                        let t = ops::is(&r!(ins.b()), &r!(ins.c()));
+                        set_reg(&mut r!(a), Value::Bool(t == (op == Op::Is)));
+                    }
+                    Op::In | Op::NotIn => {
+                        let t = tri!(ops::contains(vm, &r!(ins.c()), &r!(ins.b())));
+                        set_reg(&mut r!(a), Value::Bool(t == (op == Op::In)));
+                    }
+
+                    Op::GetIter => {
+                        let v = tri!(ops::iter(vm, &r!(ins.b())));
+                        set_reg(&mut r!(a), v);
+                    }
+                    Op::IterNext => {
+                        let it = r!(a).clone();
+                        match tri!(iter_next(vm, &it)) {
+                            Some(v) => {
+                                set_reg(&mut r!(ins.b()), v);
+                                test!(true);
+                            }
+                            None => test!(false),
+                        }
+                    }
+
+                    Op::CallKw => {
+                        let nargs = ins.b();
+                        let kc = k8!(ins.c());
+                        budget!();
+                        let names = match &k!(kc) {
+                            Value::Tuple(t) => t.clone(),
+                            _ => Rc::new(crate::value::TupleVec::default()),
+                        };
+                        let f = std::mem::take(&mut r!(a));
+                        let mut args = Vec::with_capacity(nargs);
+                        for i in 0..nargs {
+                            args.push(std::mem::take(&mut r!(a + 1 + i)));
+                        }
+                        let mut kw = Vec::with_capacity(names.len());
+                        for (j, n) in names.iter().enumerate() {
+                            let Value::Str(s) = n else { break 'step Step::Next };
+                            kw.push((s.clone(), std::mem::take(&mut r!(a + 1 + nargs + j))));
+                        }
+                        save_pc!();
+                        let ret = task.frames.last().map(|f| f.base + a).unwrap_or(0);
+                        match tri!(invoke(vm, task, f, args, kw, ret)) {
+                            Some(v) => set_reg(&mut r!(a), v),
+                            None => load_frame!(),
+                        }
+                    }
+                    Op::CallEx => {
+                        budget!();
+                        let f = std::mem::take(&mut r!(a));
+                        let pos = std::mem::take(&mut r!(a + 1));
+                        let kwv = std::mem::take(&mut r!(a + 2));
+                        save_pc!();
+                        let args = match &pos {
+                            Value::Tuple(t) => t.to_vec(),
+                            Value::List(l) => l.borrow().clone(),
+                            Value::None => Vec::new(),
+                            other => tri!(ops::collect(vm, other)),
+                        };
+                        let mut kw = Vec::new();
+                        match &kwv {
+                            Value::None => {}
+                            Value::Dict(d) => {
+                                for (k, v) in d.borrow().iter() {
+                                    match &k.0 {
+                                        Value::Str(s) => kw.push((s.clone(), v.clone())),
+                                        _ => break 'inner Exc::type_error("keywords must be strings"),
+                                    }
+                                }
+                            }
+                            other => {
+                                break 'inner Exc::type_error(format!(
+                                    "argument after ** must be a mapping, not {}",
+                                    ops::type_name(other)
+                                ))
+                            }
+                        }
+                        let ret = task.frames.last().map(|f| f.base + a).unwrap_or(0);
+                        match tri!(invoke(vm, task, f, args, kw, ret)) {
+                            Some(v) => set_reg(&mut r!(a), v),
+                            None => load_frame!(),
+                        }
+                    }
+                    Op::Yield => {
+                        let v = std::mem::take(&mut r!(a));
+                        save_pc!();
+                        return Step::Exit(Ok(Exit::Yield(v)));
+                    }
+
+                    Op::GetAttr => {
+                        let kc = k8!(ins.c());
+                        save_pc!();
+                        let v = tri!(get_attr(vm, &r!(ins.b()), const_str(&k!(kc))));
+                        set_reg(&mut r!(a), v);
+                    }
+                    Op::SetAttr => {
+                        let kb = k8!(ins.b());
+                        save_pc!();
+                        let name = const_str(&k!(kb));
+                        let v = r!(ins.c()).clone();
+                        let obj = &r!(a);
+                        if let Value::Instance(i) = obj {
+                            let is_prop = i.class.lookup(name).is_some_and(|p| crate::code::property_getter(&p).is_some());
+                            if !is_prop {
+                                let mut attrs = i.attrs.borrow_mut();
+                                if let Some(slot) = attrs.get_mut(name) {
+                                    let old = std::mem::replace(slot, v);
+                                    drop(attrs);
+                                    drop(old);
+                                } else {
+                                    attrs.insert(Rc::from(name), v);
+                                }
+                                break 'step Step::Next;
+                            }
+                        }
+                        if let Value::Class(c) = obj {
+                            c.attrs.borrow_mut().insert(Rc::from(name), v);
+                            break 'step Step::Next;
+                        }
+                        tri!(ops::set_attr(vm, obj, name, v));
+                    }
+                    Op::DelAttr => {
+                        let kb = k8!(ins.b());
+                        save_pc!();
+                        tri!(ops::del_attr(vm, &r!(a), const_str(&k!(kb))));
+                    }
+                    Op::DelItem => {
+                        save_pc!();
+                        tri!(ops::del_item(vm, &r!(a), &r!(ins.b())));
+                    }
+                    Op::BuildSlice => {
+                        let b = ins.b();
+                        let v = ops::make_slice(r!(b).clone(), r!(b + 1).clone(), r!(b + 2).clone());
+                        set_reg(&mut r!(a), v);
+                    }
+                    Op::GetSuper => {
+                        let kc = k8!(ins.c());
+                        save_pc!();
+                        let b = ins.b();
+                        let v = tri!(super_attr(vm, &r!(b), &r!(b + 1), const_str(&k!(kc))));
+                        set_reg(&mut r!(a), v);
+                    }
+
+                    Op::BuildList | Op::BuildTuple => {
+                        let (b, c) = (ins.b(), ins.c());
+                        let mut items = Vec::with_capacity(c);
+                        for i in 0..c {
+                            items.push(std::mem::take(&mut r!(b + i)));
+                        }
+                        set_reg(&mut r!(a), if op == Op::BuildList { Value::list(items) } else { Value::tuple(items) });
+                    }
+                    Op::BuildSet => {
+                        let (b, c) = (ins.b(), ins.c());
+                        let mut set = crate::value::Set::default();
+                        save_pc!();
+                        for i in 0..c {
+                            let v = std::mem::take(&mut r!(b + i));
+                            set.insert(tri!(ops::hkey(vm, v)));
+                        }
+                        set_reg(&mut r!(a), Value::Set(Rc::new(RefCell::new(set))));
+                    }
+                    Op::BuildDict => {
+                        let (b, c) = (ins.b(), ins.c());
+                        let mut d = crate::value::Dict::default();
+                        save_pc!();
+                        for i in 0..c {
+                            let k = std::mem::take(&mut r!(b + 2 * i));
+                            let v = std::mem::take(&mut r!(b + 2 * i + 1));
+                            d.insert(tri!(ops::hkey(vm, k)), v);
+                        }
+                        set_reg(&mut r!(a), Value::dict(d));
+                    }
+                    Op::ListAppend => {
+                        let v = std::mem::take(&mut r!(ins.b()));
+                        if let Value::List(l) = &r!(a) {
+                            l.borrow_mut().push(v);
+                        }
+                    }
+                    Op::ListExtend => {
+                        save_pc!();
+                        let src = r!(ins.b()).clone();
+                        let items = match &src {
+                            Value::List(l) => l.borrow().clone(),
+                            Value::Tuple(t) => t.to_vec(),
+                            other => tri!(ops::collect(vm, other)),
+                        };
+                        if let Value::List(l) = &r!(a) {
+                            l.borrow_mut().extend(items);
+                        }
+                    }
+                    Op::ListToTuple => {
+                        let v = match &r!(ins.b()) {
+                            Value::List(l) => Value::tuple(l.borrow().clone()),
+                            other => other.clone(),
+                        };
+                        set_reg(&mut r!(a), v);
+                    }
+                    Op::SetAdd => {
+                        save_pc!();
+                        let v = std::mem::take(&mut r!(ins.b()));
+                        let k = tri!(ops::hkey(vm, v));
+                        if let Value::Set(s) = &r!(a) {
+                            s.borrow_mut().insert(k);
+                        }
+                    }
+                    Op::DictSet => {
+                        save_pc!();
+                        let k = r!(ins.b()).clone();
+                        let v = std::mem::take(&mut r!(ins.c()));
+                        let k = tri!(ops::hkey(vm, k));
+                        if let Value::Dict(d) = &r!(a) {
+                            d.borrow_mut().insert(k, v);
+                        }
+                    }
+                    Op::DictUpdate => {
+                        save_pc!();
+                        let src = r!(ins.b()).clone();
+                        let pairs: Vec<(crate::value::HKey, Value)> = match &src {
+                            Value::Dict(d) => d.borrow().iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                            other => {
+                                break 'inner Exc::type_error(format!("'{}' object is not a mapping", ops::type_name(other)))
+                            }
+                        };
+                        if let Value::Dict(d) = &r!(a) {
+                            d.borrow_mut().extend(pairs);
+                        }
+                    }
+                    Op::Unpack => {
+                        let (b, c) = (ins.b(), ins.c());
+                        save_pc!();
+                        let src = r!(b).clone();
+                        let exact = match &src {
+                            Value::Tuple(t) if t.len() == c => Some(t.to_vec()),
+                            _ => None,
+                        };
+                        let items = match exact {
+                            Some(v) => v,
+                            None => tri!(unpack_values(vm, &src)),
+                        };
+                        if items.len() < c {
+                            break 'inner Exc::value_error(format!(
+                                "not enough values to unpack (expected {c}, got {})",
+                                items.len()
+                            ));
+                        }
+                        if items.len() > c {
+                            break 'inner Exc::value_error(format!("too many values to unpack (expected {c})"));
+                        }
+                        for (i, v) in items.into_iter().enumerate() {
+                            set_reg(&mut r!(a + i), v);
+                        }
+                    }
+                    Op::UnpackStar => {
+                        let (b, c) = (ins.b(), ins.c());
+                        let (before, after) = (c & 15, c >> 4);
+                        save_pc!();
+                        let src = r!(b).clone();
+                        let mut items = tri!(unpack_values(vm, &src));
+                        if items.len() < before + after {
+                            break 'inner Exc::value_error(format!(
+                                "not enough values to unpack (expected at least {}, got {})",
+                                before + after,
+                                items.len()
+                            ));
+                        }
+                        let tail = items.split_off(items.len() - after);
+                        let mid = items.split_off(before);
+                        for (i, v) in items.into_iter().enumerate() {
+                            set_reg(&mut r!(a + i), v);
+                        }
+                        set_reg(&mut r!(a + before), Value::list(mid));
+                        for (i, v) in tail.into_iter().enumerate() {
+                            set_reg(&mut r!(a + before + 1 + i), v);
+                        }
+                    }
+
+                    Op::FormatValue => {
+                        let (b, c) = (ins.b(), ins.c());
+                        save_pc!();
+                        let v = &r!(b);
+                        let conv = c & 3;
+                        let s = if conv == 0 && c & 4 == 0 {
+                            match v {
+                                Value::Str(_) => v.clone(),
+                                _ => Value::str(tri!(crate::format::to_str(vm, v))),
+                            }
+                        } else {
+                            let converted = match conv {
+                                1 => Some(tri!(crate::format::to_str(vm, v))),
+                                2 => Some(tri!(crate::format::repr(vm, v))),
+                                3 => Some(ascii_escape(&tri!(crate::format::repr(vm, v)))),
+                                _ => None,
+                            };
+                            if c & 4 != 0 {
+                                let spec = match &r!(b + 1) {
+                                    Value::Str(s) => s.clone(),
+                                    _ => Rc::new(StrObj::new(String::new())),
+                                };
+                                match converted {
+                                    Some(cs) => Value::str(tri!(crate::format::format_spec(vm, &Value::str(cs), spec.as_str()))),
+                                    None => Value::str(tri!(crate::format::format_spec(vm, v, spec.as_str()))),
+                                }
+                            } else {
+                                Value::str(converted.unwrap_or_default())
+                            }
+                        };
+                        set_reg(&mut r!(a), s);
+                    }
+                    Op::BuildString => {
+                        let (b, c) = (ins.b(), ins.c());
+                        let mut out = String::new();
+                        for i in 0..c {
+                            match &r!(b + i) {
+                                Value::Str(s) => out.push_str(s.as_str()),
+                                other => {
+                                    let o = other.clone();
+                                    save_pc!();
+                                    out.push_str(&tri!(crate::format::to_str(vm, &o)));
+                                }
+                            }
+                        }
+                        if vm.limits.max_size < out.len() {
+                            break 'inner Exc::limit(LimitKind::Memory);
+                        }
+                        set_reg(&mut r!(a), Value::str(out));
+                    }
+
+                    Op::SetupExcept | Op::SetupFinally => {
+                        let target = (pc!() as isize + ins.sj_off()) as usize;
+                        let frame = task.frames.len() - 1;
+                        task.frames[frame].guarded = true;
+                        task.handlers.push(Handler {
+                            frame,
+                            target,
+                            finally: op == Op::SetupFinally,
+                            caught_depth: task.caught.len(),
+                        });
+                    }
+                    Op::PopHandler => {
+                        task.handlers.pop();
+                    }
+                    Op::ExcMatch => {
+                        let t = match task.caught.last() {
+                            Some((_, e)) => tri!(exc_matches(e, &r!(ins.b()))),
+                            None => false,
+                        };
+                        set_reg(&mut r!(a), Value::Bool(t));
+                    }
+                    Op::GetExc => {
+                        let v = match task.caught.last_mut() {
+                            Some((_, e)) => vm.exception_value(e),
+                            None => Value::None,
+                        };
+                        set_reg(&mut r!(a), v);
+                    }
+                    Op::EndExcept => {
+                        task.caught.pop();
+                    }
+                    Op::Raise => {
+                        save_pc!();
+                        let v = r!(a).clone();
+                        break 'inner make_raise(vm, v);
+                    }
+                    Op::RaiseFrom => {
+                        save_pc!();
+                        let v = r!(a).clone();
+                        let e = make_raise(vm, v);
+                        if let (ExcData::Raised { value: Value::Instance(i), .. }, cause) = (&*e.0, r!(ins.b()).clone()) {
+                            i.attrs.borrow_mut().insert(Rc::from("__cause__"), cause);
+                        }
+                        break 'inner e;
+                    }
+                    Op::Reraise => {
+                        save_pc!();
+                        let cur = task.frames.len() - 1;
+                        match task.caught.pop() {
+                            Some((_, e)) => {
+                                // Keep the traceback; the current frame already has its entry.
+                                match unwind(vm, task, e, task.stop, true) {
+                                    Ok(()) => {
+                                        load_frame!();
+                                        break 'step Step::Next;
+                                    }
+                                    Err(e) => return Step::Exit(Err(e)),
+                                }
+                            }
+                            None => {
+                                let _ = cur;
+                                break 'inner Exc::new(ExcKind::RuntimeError, "No active exception to reraise");
+                            }
+                        }
+                    }
+                    Op::RaiseAssert => {
+                        save_pc!();
+                        let msg = if ins.b() != 0 { Some(r!(a).clone()) } else { None };
+                        let cls = Value::Class(vm.exc_class(ExcKind::AssertionError));
+                        let inst = match msg {
+                            Some(m) => tri!(vm.call_value(&cls, &[m], &[])),
+                            None => tri!(vm.call_value(&cls, &[], &[])),
+                        };
+                        break 'inner Exc(Box::new(ExcData::Raised { value: inst, traceback: Vec::new() }));
+                    }
+
+                    Op::NewClass => {
+                        let kb = k8!(ins.b());
+                        let name = match &k!(kb) {
+                            Value::Str(s) => s.clone(),
+                            _ => Rc::new(StrObj::new(String::new())),
+                        };
+                        let base = match &r!(ins.c()) {
+                            Value::None => None,
+                            Value::Class(c) => Some(c.clone()),
+                            other => {
+                                break 'inner Exc::type_error(format!(
+                                    "class base must be a class, not '{}'",
+                                    ops::type_name(other)
+                                ))
+                            }
+                        };
+                        let cls = Class { name, base, attrs: Default::default(), builtin: None };
+                        set_reg(&mut r!(a), Value::Class(Rc::new(cls)));
+                    }
+                    Op::Import => {
+                        save_pc!();
+                        let name = const_str(&k!(ins.bx())).to_string();
+                        let v = tri!(import_module(vm, &name));
+                        set_reg(&mut r!(a), v);
+                    }
+                    Op::ImportFrom => {
+                        let kc = k8!(ins.c());
+                        save_pc!();
+                        let name = const_str(&k!(kc));
+                        let m = &r!(ins.b());
+                        let v = match get_attr(vm, m, name) {
+                            Ok(v) => v,
+                            Err(_) => {
+                                let mname = match m {
+                                    Value::Module(mo) => mo.name.to_string(),
+                                    _ => String::from("?"),
+                                };
+                                break 'inner Exc::new(
+                                    ExcKind::ImportError,
+                                    format!("cannot import name '{name}' from '{mname}'"),
+                                );
+                            }
+                        };
+                        set_reg(&mut r!(a), v);
+                    }
+                    Op::LoadModule => {
+                        save_pc!();
+                        let v = tri!(load_module(vm, ins.bx()));
+                        set_reg(&mut r!(a), v);
+                    }
+                    Op::RegisterRoute => {
+                        let v = r!(a).clone();
+                        if let Some(slot) = vm.route_handlers.get_mut(ins.bx()) {
+                            *slot = Some(v);
+                        }
+                    }
+                    Op::Call | Op::CallGlobal => {
+                        let nargs = ins.b();
+                        // (The instruction budget was charged by the fast path in `run_loop`.)
+                        if op == Op::CallGlobal {
+                            // Not a plain Ask function: put the callee where `Call` has it.
+                            let v = tri!(global_value(vm, unsafe { &*func }, ins.c()));
+                            set_reg(&mut r!(a), v);
+                        }
+                        let f = &r!(a);
+                        match f {
+                            Value::Class(cls)
+                                if nargs == 1
+                                    && cls.builtin == Some(BuiltinType::Str)
+                                    && matches!(r!(a + 1), Value::Int(_)) =>
+                            {
+                                // `str(i)`: format the int straight into a string of the right size.
+                                let Value::Int(i) = r!(a + 1) else { break 'step Step::Next };
+                                set_reg(&mut r!(a), Value::Str(Rc::new(StrObj::new(int_to_string(i)))));
+                            }
+                            Value::Class(cls)
+                                if matches!(cls.builtin, Some(b) if !matches!(b, BuiltinType::Exc(_)))
+                                    && !cls.attrs.borrow().contains_key("__new__") =>
+                            {
+                                let Some(bt) = cls.builtin else { break 'step Step::Next };
+                                let args = unsafe { std::slice::from_raw_parts(regs.add(a + 1), nargs) };
+                                save_pc!();
+                                let r = crate::builtins::construct_builtin(vm, bt, args, &[]);
+                                for i in 0..nargs {
+                                    set_reg(&mut r!(a + 1 + i), Value::None);
+                                }
+                                match r {
+                                    Ok(v) => set_reg(&mut r!(a), v),
+                                    Err(e) => break 'inner e,
+                                }
+                            }
+                            Value::Native(n) if n.bound.is_none() && n.name != "staticmethod" => {
+                                let func_ptr = n.func;
+                                let args = unsafe { std::slice::from_raw_parts(regs.add(a + 1), nargs) };
+                                save_pc!();
+                                let r = func_ptr(vm, args, &[]);
+                                for i in 0..nargs {
+                                    set_reg(&mut r!(a + 1 + i), Value::None);
+                                }
+                                match r {
+                                    Ok(v) => set_reg(&mut r!(a), v),
+                                    Err(e) => break 'inner e,
+                                }
+                            }
+                            _ => {
+                                let f = std::mem::take(&mut r!(a));
+                                let mut args = Vec::with_capacity(nargs);
+                                for i in 0..nargs {
+                                    args.push(std::mem::take(&mut r!(a + 1 + i)));
+                                }
+                                save_pc!();
+                                let ret = task.frames.last().map(|f| f.base + a).unwrap_or(0);
+                                match tri!(invoke(vm, task, f, args, Vec::new(), ret)) {
+                                    Some(v) => {
+                                        set_reg(&mut r!(a), v);
+                                    }
+                                    None => {
+                                        load_frame!();
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    Op::Return | Op::ReturnNone => {
+                        let v = if op == Op::Return { std::mem::take(&mut r!(a)) } else { Value::None };
+                        let fr = pop_frame(vm, task);
+                        if fr.is_init {
+                            if !v.is_none() {
+                                // Report in the caller (like CPython).
+                                if task.frames.len() <= task.stop {
+                                    return Step::Exit(Err(Exc::type_error(format!(
+                                        "__init__() should return None, not '{}'",
+                                        ops::type_name(&v)
+                                    ))));
+                                }
+                                load_frame!();
+                                break 'inner Exc::type_error(format!("__init__() should return None, not '{}'", ops::type_name(&v)));
+                            }
+                        } else {
+                            set_reg(&mut task.stack[fr.ret], v);
+                        }
+                        if task.frames.len() <= task.stop {
+                            return Step::Exit(Ok(Exit::Return(std::mem::take(&mut task.stack[fr.ret]))));
+                        }
+                        load_frame!();
+                    }
+                _ => unreachable!("hot instruction {op:?} dispatched to cold_step"),
+            }
+            break 'step Step::Next;
+        };
+        Step::Err(err)
+    };
+    *st = LoopState { ip, regs, func };
+    step
+}
+
 
 /// Decimal digits of an int (the `str(i)` fast path).
 fn int_to_string(i: i64) -> String {

@@ -373,6 +373,9 @@ ops! {
     // ---- calls ----
     /// `R[A] := R[A](R[A+1], ..., R[A+B])`
     Call = ABC,
+    /// `R[A] := G[C](R[A+1], ..., R[A+B])`: `GetGlobal` + `Call` in one dispatch (only for
+    /// arguments whose evaluation cannot rebind globals: the compiler checks).
+    CallGlobal = ABC,
     /// `R[A] := R[A](R[A+1..=A+B], **{K[C][i]: R[A+B+1+i]})`: keyword call; `K[C]` is a
     /// `Const::Names` of the keyword names (C is an 8-bit constant operand).
     CallKw = ABC,

@@ -373,7 +373,7 @@ pub fn run(file: &Path, opts: DevOptions, quiet_warnings: bool) -> i32 {
         }
     };
     rt.block_on(async move {
-        match start_with(file, opts, quiet_warnings, Some(Box::pin(shutdown_signal()))).await {
+        match start_with(file, opts, quiet_warnings, Some(Box::pin(crate::http::shutdown_signal()))).await {
             Ok(mut h) => {
                 if let Some(d) = h.done.take() {
                     let _ = d.await;
@@ -388,20 +388,6 @@ pub fn run(file: &Path, opts: DevOptions, quiet_warnings: bool) -> i32 {
             }
         }
     })
-}
-
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
 }
 
 type Body = Full<Bytes>;

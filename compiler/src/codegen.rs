@@ -25,6 +25,7 @@ use ask_vm::route::{DecoratorInfo, RouteInfo};
 
 use crate::ast::*;
 use crate::diagnostic::Diagnostic;
+use crate::flow::{CheckKind, Flow};
 use crate::scope::{self, ScopeId, ScopeKind, ScopeTree, SymKind, CLASS_CELL, DECO_FN};
 
 /// Global slots of one module namespace (shared by the module's own file and its includes).
@@ -88,8 +89,8 @@ pub(crate) enum Block<'a> {
     /// A `SetupFinally` handler is active; its body must run when leaving.
     Finally(&'a [Stmt]),
     /// Inside an `except` clause or the exception path of `finally` (a caught exception is on
-    /// the VM's caught stack).
-    Handler,
+    /// the VM's caught stack), with the clause's `as` name (unbound when the clause is left).
+    Handler(Option<&'a Ident>),
 }
 
 pub(crate) struct LoopCtx {
@@ -163,6 +164,8 @@ pub struct Codegen<'a, 'd> {
     pub(crate) driver: &'d mut dyn Driver,
     pub(crate) diags: Vec<Diagnostic>,
     pub(crate) fs: Vec<FuncState<'a>>,
+    /// Which reads of locals need a run-time check (see `flow.rs`).
+    pub(crate) flow: Flow,
     line_starts: Vec<usize>,
     /// Comment lines of the module (for nothing yet; route docs come from the parser).
     _comments: (),
@@ -181,7 +184,8 @@ pub fn compile_module(
             line_starts.push(i + 1);
         }
     }
-    let mut cg = Codegen { unit, globals, driver, diags: Vec::new(), fs: Vec::new(), line_starts, _comments: () };
+    let flow = crate::flow::analyze(module, unit.tree);
+    let mut cg = Codegen { unit, globals, driver, diags: Vec::new(), fs: Vec::new(), flow, line_starts, _comments: () };
     cg.begin_func(0, "<module>", "<module>", 1);
     cg.stmts(&module.body);
     cg.emit(Instr::abc(Op::ReturnNone, 0, 0, 0));
@@ -260,6 +264,11 @@ impl<'a, 'd> Codegen<'a, 'd> {
                     let r = self.alloc_var(scope, &sym.name);
                     if sym.kind == SymKind::Cell {
                         cells.push(r);
+                    }
+                    // Registers start as None; a local with checked reads must start unbound
+                    // (a cell: boxed unbound by the `MakeCell` below).
+                    if self.flow.starts_unbound(scope, &sym.name) {
+                        self.emit(Instr::abc(Op::Unbind, r, 0, 0));
                     }
                 }
             }
@@ -584,6 +593,78 @@ impl<'a, 'd> Codegen<'a, 'd> {
         }
     }
 
+    /// Before a read of the local `name` by the `Name` expression `e`: the `CheckBound` the flow
+    /// analysis asks for (none for reads it proved to see a value).
+    pub(crate) fn check_read(&mut self, e: &Expr, name: &str) {
+        let Some(kind) = self.flow.check_of(e) else { return };
+        let (a, mode) = match self.name_loc(name) {
+            NameLoc::Reg(r) => (r, 0),
+            NameLoc::CellReg(r) => (r, 1),
+            NameLoc::Upval(u) => (u, 2),
+            NameLoc::Global(_) | NameLoc::ClassAttr(_) => return,
+        };
+        let k = self.str_const(name);
+        let free = if kind == CheckKind::Free { 4 } else { 0 };
+        self.emit_akc(Op::CheckBound, a, k, mode | free);
+    }
+
+    /// The scope of the current frame that defines the local `name` (None: not a local here).
+    pub(crate) fn local_scope(&self, name: &str) -> Option<ScopeId> {
+        let tree = self.unit.tree;
+        let mut sid = *self.fr().scopes.last()?;
+        loop {
+            match tree.scopes[sid].kind_of(name) {
+                SymKind::Local | SymKind::Cell => return Some(sid),
+                SymKind::Enclosing(a) if a != sid => sid = a,
+                _ => return None,
+            }
+        }
+    }
+
+    /// Does the end of `except E as name` have to do anything (see `unbind_handler_name`)?
+    fn handler_name_needs_unbind(&mut self, name: &str) -> bool {
+        match self.name_loc(name) {
+            NameLoc::Reg(_) => self.local_scope(name).is_some_and(|s| self.flow.starts_unbound(s, name)),
+            _ => true,
+        }
+    }
+
+    /// The end of `except E as name`: CPython unbinds the name. A plain local needs it only when
+    /// some read of it is checked (otherwise nothing reads it before it is assigned again).
+    fn unbind_handler_name(&mut self, name: &str) {
+        match self.name_loc(name) {
+            NameLoc::Reg(r) => {
+                if self.local_scope(name).is_some_and(|s| self.flow.starts_unbound(s, name)) {
+                    self.emit(Instr::abc(Op::Unbind, r, 0, 0));
+                }
+            }
+            NameLoc::CellReg(r) => {
+                self.emit(Instr::abc(Op::Unbind, r, 0, 1));
+            }
+            NameLoc::Upval(u) => {
+                self.emit(Instr::abc(Op::Unbind, u, 0, 2));
+            }
+            // `name = None; del name`, as CPython (the handler may have deleted it already).
+            NameLoc::Global(g) => {
+                let mark = self.mark();
+                let t = self.alloc();
+                self.emit(Instr::abc(Op::LoadNone, t, 0, 0));
+                self.emit(Instr::abx(Op::SetGlobal, t, g));
+                self.emit(Instr::abx(Op::DelGlobal, 0, g));
+                self.free_to(mark);
+            }
+            NameLoc::ClassAttr(c) => {
+                let mark = self.mark();
+                let t = self.alloc();
+                let k = self.str_const(name);
+                self.emit(Instr::abc(Op::LoadNone, t, 0, 0));
+                self.emit_akc(Op::SetAttr, c, k, t);
+                self.emit_akc(Op::DelAttr, c, k, 0);
+                self.free_to(mark);
+            }
+        }
+    }
+
     // ------------------------------------------------------------------ statements
 
     pub(crate) fn stmts(&mut self, body: &'a [Stmt]) {
@@ -815,8 +896,11 @@ impl<'a, 'd> Codegen<'a, 'd> {
                 Block::Except => {
                     self.emit(Instr::abc(Op::PopHandler, 0, 0, 0));
                 }
-                Block::Handler => {
+                Block::Handler(name) => {
                     self.emit(Instr::abc(Op::EndExcept, 0, 0, 0));
+                    if let Some(n) = name {
+                        self.unbind_handler_name(&n.name);
+                    }
                 }
                 Block::Finally(body) => {
                     self.emit(Instr::abc(Op::PopHandler, 0, 0, 0));
@@ -892,7 +976,6 @@ impl<'a, 'd> Codegen<'a, 'd> {
             self.stmts(orelse);
             after_handlers.push(self.emit_jmp());
             self.patch_here(&[setup]);
-            self.f().blocks.push(Block::Handler);
             for h in handlers {
                 let saved = self.fr().span;
                 self.f().span = h.span;
@@ -913,16 +996,37 @@ impl<'a, 'd> Codegen<'a, 'd> {
                     self.free_to(mark);
                 }
                 self.f().span = saved;
+                self.f().blocks.push(Block::Handler(h.name.as_ref()));
+                // When the name must be unbound, an exception leaving the clause unbinds it too
+                // (CPython wraps the clause in a `finally` for that).
+                let guarded = h.name.as_ref().filter(|n| self.handler_name_needs_unbind(&n.name));
+                let cleanup = guarded.map(|_| {
+                    let j = self.emit(Instr::sj(Op::SetupFinally, 0));
+                    self.f().blocks.push(Block::Finally(&[]));
+                    j
+                });
                 self.stmts(&h.body);
+                if cleanup.is_some() {
+                    self.f().blocks.pop();
+                    self.emit(Instr::abc(Op::PopHandler, 0, 0, 0));
+                }
+                self.f().blocks.pop();
                 self.f().span = h.span;
                 self.emit(Instr::abc(Op::EndExcept, 0, 0, 0));
+                if let Some(n) = &h.name {
+                    self.unbind_handler_name(&n.name);
+                }
                 after_handlers.push(self.emit_jmp());
+                if let (Some(j), Some(n)) = (cleanup, guarded) {
+                    self.patch_here(&[j]);
+                    self.unbind_handler_name(&n.name);
+                    self.emit(Instr::abc(Op::Reraise, 0, 0, 0));
+                }
                 self.patch_here(&next);
                 self.f().span = saved;
             }
             // No clause matched: propagate.
             self.emit(Instr::abc(Op::Reraise, 0, 0, 0));
-            self.f().blocks.pop();
         }
         if let Some(setup) = setup_fin {
             self.patch_here(&after_handlers);
@@ -934,7 +1038,7 @@ impl<'a, 'd> Codegen<'a, 'd> {
             let end = self.emit_jmp();
             // Exceptional path (also `respond()` unwinding).
             self.patch_here(&[setup]);
-            self.f().blocks.push(Block::Handler);
+            self.f().blocks.push(Block::Handler(None));
             self.stmts(finalbody);
             self.f().blocks.pop();
             self.emit(Instr::abc(Op::Reraise, 0, 0, 0));
@@ -950,18 +1054,18 @@ impl<'a, 'd> Codegen<'a, 'd> {
                 NameLoc::Global(g) => {
                     self.emit(Instr::abx(Op::DelGlobal, 0, g));
                 }
+                // `del x` of an unbound local fails like a read of it.
                 NameLoc::Reg(r) => {
-                    self.emit(Instr::abc(Op::LoadNone, r, 0, 0));
+                    self.check_read(t, n);
+                    self.emit(Instr::abc(Op::Unbind, r, 0, 0));
                 }
                 NameLoc::CellReg(c) => {
-                    let r = self.alloc();
-                    self.emit(Instr::abc(Op::LoadNone, r, 0, 0));
-                    self.emit(Instr::abc(Op::SetCell, c, r, 0));
+                    self.check_read(t, n);
+                    self.emit(Instr::abc(Op::Unbind, c, 0, 1));
                 }
                 NameLoc::Upval(u) => {
-                    let r = self.alloc();
-                    self.emit(Instr::abc(Op::LoadNone, r, 0, 0));
-                    self.emit(Instr::abc(Op::SetUpval, r, u, 0));
+                    self.check_read(t, n);
+                    self.emit(Instr::abc(Op::Unbind, u, 0, 2));
                 }
                 NameLoc::ClassAttr(c) => {
                     let k = self.str_const(n);
@@ -1078,6 +1182,7 @@ impl<'a, 'd> Codegen<'a, 'd> {
             ExprKind::Name(n) => match self.name_loc(n) {
                 NameLoc::Reg(r) => {
                     let v = self.expr_any(value);
+                    self.check_read(target, n);
                     self.emit(Instr::abc(Op::Aug, r, v, code));
                 }
                 NameLoc::Global(g) => {
@@ -1090,6 +1195,7 @@ impl<'a, 'd> Codegen<'a, 'd> {
                 }
                 _ => {
                     let t = self.alloc();
+                    self.check_read(target, n);
                     self.load_name(n, t);
                     let v = self.expr_any(value);
                     self.emit(Instr::abc(Op::Aug, t, v, code));

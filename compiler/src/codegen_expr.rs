@@ -30,6 +30,7 @@ impl<'a, 'd> Codegen<'a, 'd> {
     pub(crate) fn expr_any(&mut self, e: &'a Expr) -> u8 {
         if let ExprKind::Name(n) = &e.kind {
             if let NameLoc::Reg(r) = self.name_loc(n) {
+                self.check_read(e, n);
                 return r;
             }
         }
@@ -82,7 +83,10 @@ impl<'a, 'd> Codegen<'a, 'd> {
             ExprKind::Str(s) => self.load_const(dst, Const::Str(s.clone())),
             ExprKind::Bytes(b) => self.load_const(dst, Const::Bytes(b.clone())),
             ExprKind::FString(parts) => self.fstring(parts, dst),
-            ExprKind::Name(n) => self.load_name(n, dst),
+            ExprKind::Name(n) => {
+                self.check_read(e, n);
+                self.load_name(n, dst);
+            }
             ExprKind::List(items) => self.seq_display(items, dst, Op::BuildList),
             ExprKind::Tuple(items) => self.seq_display(items, dst, Op::BuildTuple),
             ExprKind::Set(items) => self.seq_display(items, dst, Op::BuildSet),
@@ -285,6 +289,14 @@ impl<'a, 'd> Codegen<'a, 'd> {
         }
         let base = self.alloc_n(2);
         self.load_name(CLASS_CELL, base);
+        // A `del`eted first parameter must not reach `GetSuper` as the unbound marker.
+        if self.local_scope(&first).is_some_and(|s| self.flow.starts_unbound(s, &first)) {
+            if let NameLoc::Reg(r) | NameLoc::CellReg(r) = self.name_loc(&first) {
+                let mode = if matches!(self.name_loc(&first), NameLoc::CellReg(_)) { 1 } else { 0 };
+                let k = self.str_const(&first);
+                self.emit_akc(Op::CheckBound, r, k, mode);
+            }
+        }
         self.load_name(&first, base + 1);
         let k = self.str_const(name);
         self.emit_abk(Op::GetSuper, dst, base, k);
@@ -708,8 +720,16 @@ impl<'a, 'd> Codegen<'a, 'd> {
         for sym in &tree.scopes[sid].symbols {
             if matches!(sym.kind, SymKind::Local | SymKind::Cell) {
                 let r = self.alloc_var(sid, &sym.name);
+                // Inline variables live in reused temporaries: reset them (to unbound when a
+                // read of them is checked, see `flow.rs`).
+                let unbound = self.flow.starts_unbound(sid, &sym.name);
+                if unbound {
+                    self.emit(Instr::abc(Op::Unbind, r, 0, 0));
+                }
                 if sym.kind == SymKind::Cell {
-                    self.emit(Instr::abc(Op::LoadNone, r, 0, 0));
+                    if !unbound {
+                        self.emit(Instr::abc(Op::LoadNone, r, 0, 0));
+                    }
                     self.emit(Instr::abc(Op::MakeCell, r, 0, 0));
                 }
             }

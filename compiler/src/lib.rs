@@ -7,6 +7,7 @@ pub mod ast;
 pub mod codegen;
 pub mod compile;
 pub mod diagnostic;
+pub mod flow;
 pub mod lexer;
 pub mod parser;
 pub mod scope;

@@ -253,7 +253,8 @@ pub fn type_of(vm: &Vm, v: &Value) -> Value {
             // Named after the iterator kind (`list_iterator`, `generator`...).
             return Value::Class(new_class(&type_name(v), None, Some(BuiltinType::Iterator)));
         }
-        Value::Cell(_) => BuiltinType::Iterator,
+        // Never seen by Ask code (see their docs); a harmless answer rather than a panic.
+        Value::Cell(_) | Value::Unbound => BuiltinType::Iterator,
         Value::Object(o) => {
             // Native objects get a class named after their type, created on demand.
             return Value::Class(new_class(o.type_name(), None, Some(BuiltinType::Object)));

@@ -314,6 +314,9 @@ pub fn repr_into(vm: &mut Vm, v: &Value, out: &mut String, seen: &mut Vec<usize>
             let inner = c.borrow().clone();
             repr_into(vm, &inner, out, seen)?;
         }
+        // Unreachable by construction (every read of a possibly unbound local is checked);
+        // printed rather than panicking should that invariant ever break.
+        Value::Unbound => out.push_str("<unbound>"),
         Value::Object(o) => {
             if let Some(view) = o.as_any().downcast_ref::<crate::ops::DictView>() {
                 let items = view.snapshot();

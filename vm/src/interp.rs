@@ -201,6 +201,11 @@ pub fn verify(p: &FuncProto, parent: Option<&FuncProto>, program: &Program, modu
                     return err(pc, "bad upvalue");
                 }
             }
+            Op::CheckBound | Op::Unbind => {
+                if ins.c() & 3 == 3 || (ins.c() & 3 == 2 && ins.a() >= p.captures.len()) {
+                    return err(pc, "bad local operand");
+                }
+            }
             Op::Closure => {
                 let Some(child) = p.protos.get(ins.bx()) else { return err(pc, "bad proto") };
                 if ins.a() + child.params.ndefault_values() >= 256 {
@@ -259,6 +264,19 @@ pub fn verify(p: &FuncProto, parent: Option<&FuncProto>, program: &Program, modu
 
 fn take_task(vm: &mut Vm) -> Task {
     vm.spare_tasks.pop().unwrap_or_else(Task::with_stack)
+}
+
+/// The error of `CheckBound`: a local read before it has a value, with CPython 3.11's wording.
+#[cold]
+fn unbound_error(name: &str, free: bool) -> Exc {
+    if free {
+        Exc::new(
+            ExcKind::NameError,
+            format!("cannot access free variable '{name}' where it is not associated with a value in enclosing scope"),
+        )
+    } else {
+        Exc::new(ExcKind::UnboundLocalError, format!("cannot access local variable '{name}' where it is not associated with a value"))
+    }
 }
 
 #[cold]
@@ -2707,6 +2725,34 @@ fn cold_step(vm: &mut Vm, task: &mut Task, st: &mut LoopState, ins: Instr, op: O
                         }
                         load_frame!();
                     }
+                Op::CheckBound => {
+                    let kb = k8!(ins.b());
+                    let unbound = match ins.c() & 3 {
+                        0 => matches!(r!(a), Value::Unbound),
+                        1 => matches!(&r!(a), Value::Cell(c) if matches!(*c.borrow(), Value::Unbound)),
+                        _ => {
+                            let f = unsafe { &*task.frames.last().unwrap_unchecked().closure };
+                            matches!(*f.upvals[a].borrow(), Value::Unbound)
+                        }
+                    };
+                    if unbound {
+                        break 'inner unbound_error(const_str(&k!(kb)), ins.c() & 4 != 0);
+                    }
+                }
+                Op::Unbind => match ins.c() & 3 {
+                    0 => set_reg(&mut r!(a), Value::Unbound),
+                    1 => {
+                        if let Value::Cell(c) = &r!(a) {
+                            let old = std::mem::replace(&mut *c.borrow_mut(), Value::Unbound);
+                            drop(old);
+                        }
+                    }
+                    _ => {
+                        let f = unsafe { &*task.frames.last().unwrap_unchecked().closure };
+                        let old = std::mem::replace(&mut *f.upvals[a].borrow_mut(), Value::Unbound);
+                        drop(old);
+                    }
+                },
                 _ => unreachable!("hot instruction {op:?} dispatched to cold_step"),
             }
             break 'step Step::Next;

@@ -26,6 +26,10 @@
 //! - `R[X]` is register X of the current frame (0..=255). Parameters occupy R[0..nparams] in
 //!   order: positional params, then `*args` (a tuple), then keyword-only params, then `**kwargs`
 //!   (a dict). Registers above them are locals and temporaries; all start as `None`.
+//! - **Unbound locals**: a local that may be read before it has a value starts as the unbound
+//!   marker (`Unbind` at frame entry), and every such read is preceded by `CheckBound`
+//!   (→ `UnboundLocalError`). The compiler proves all other reads safe (`compiler/src/flow.rs`),
+//!   so the marker never reaches any other instruction.
 //! - `K[X]` is constant X of the current proto (`FuncProto::consts`).
 //! - `G[X]` is global slot X of the proto's module (`ModuleInfo::globals` names the slots).
 //!   Reading an unset global falls back to the built-ins by name (the current task's locals
@@ -491,6 +495,13 @@ ops! {
     /// `R[A] := R[B] + R[C]` where `R[C]` is a dead temporary: a uniquely referenced string in
     /// `R[C]` gets `R[B]` inserted in front in place (`"k" + str(i)` allocates once).
     AddTmpR = ABC,
+    /// Raise unless a local has a value. `C & 3` says where it lives: 0 `R[A]`, 1 the cell in
+    /// `R[A]`, 2 `upvalue[A]`; `K[B]` names it (kB); `C & 4` raises CPython's free-variable
+    /// `NameError` instead of `UnboundLocalError`. Emitted only on possibly-unbound reads.
+    CheckBound = ABC,
+    /// Make a local unbound (`del x`, the end of `except E as x`, the start of a local that has
+    /// checked reads): `C` as in `CheckBound` (0 `R[A]`, 1 the cell in `R[A]`, 2 `upvalue[A]`).
+    Unbind = ABC,
 }
 
 impl Op {
@@ -561,7 +572,7 @@ impl Op {
     pub fn k8_operand(self) -> Option<char> {
         match self {
             Op::CallKw | Op::CallMethod | Op::GetAttr | Op::GetSuper | Op::ImportFrom => Some('C'),
-            Op::SetAttr | Op::DelAttr | Op::NewClass => Some('B'),
+            Op::SetAttr | Op::DelAttr | Op::NewClass | Op::CheckBound => Some('B'),
             _ => None,
         }
     }

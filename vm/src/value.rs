@@ -72,6 +72,12 @@ pub enum Value {
     /// uploaded file, a database row...).
     /// (Boxed twice so that `Value` stays 16 bytes: `Rc<dyn _>` would be a fat pointer.)
     Object(Rc<Box<dyn NativeObject>>),
+    /// The state of a local variable that has no value yet (read before its first assignment,
+    /// or after `del`). Never a value Ask code can hold: only `Op::Unbind` writes it (into a
+    /// register or a cell), and the compiler puts an `Op::CheckBound` before every read that
+    /// could see it, so it never reaches a list, a call or `print`. Declared last so the tags
+    /// of the other variants stay put.
+    Unbound,
 }
 
 const _: () = assert!(std::mem::size_of::<Value>() == 16);
@@ -539,6 +545,7 @@ impl Value {
             Value::Iter(_) => "iterator",
             Value::Cell(_) => "cell",
             Value::Object(_) => "object",
+            Value::Unbound => "unbound",
         }
     }
 }
@@ -653,7 +660,7 @@ pub fn identity(v: &Value) -> usize {
         Value::Iter(r) => Rc::as_ptr(r) as usize,
         Value::Cell(r) => Rc::as_ptr(r) as usize,
         Value::Object(r) => Rc::as_ptr(r) as *const () as usize,
-        Value::None | Value::Bool(_) | Value::Int(_) | Value::Float(_) => 0,
+        Value::None | Value::Bool(_) | Value::Int(_) | Value::Float(_) | Value::Unbound => 0,
     }
 }
 

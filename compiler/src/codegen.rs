@@ -166,7 +166,7 @@ pub struct Codegen<'a, 'd> {
     pub(crate) fs: Vec<FuncState<'a>>,
     /// Which reads of locals need a run-time check (see `flow.rs`).
     pub(crate) flow: Flow,
-    line_starts: Vec<usize>,
+    lines: crate::diagnostic::LineIndex<'a>,
     /// Comment lines of the module (for nothing yet; route docs come from the parser).
     _comments: (),
 }
@@ -178,14 +178,9 @@ pub fn compile_module(
     globals: &mut GlobalTable,
     driver: &mut dyn Driver,
 ) -> Result<FuncProto, Vec<Diagnostic>> {
-    let mut line_starts = vec![0usize];
-    for (i, b) in unit.src.bytes().enumerate() {
-        if b == b'\n' {
-            line_starts.push(i + 1);
-        }
-    }
+    let lines = crate::diagnostic::LineIndex::new(unit.src);
     let flow = crate::flow::analyze(module, unit.tree);
-    let mut cg = Codegen { unit, globals, driver, diags: Vec::new(), fs: Vec::new(), flow, line_starts, _comments: () };
+    let mut cg = Codegen { unit, globals, driver, diags: Vec::new(), fs: Vec::new(), flow, lines, _comments: () };
     cg.begin_func(0, "<module>", "<module>", 1);
     cg.stmts(&module.body);
     cg.emit(Instr::abc(Op::ReturnNone, 0, 0, 0));
@@ -349,18 +344,8 @@ impl<'a, 'd> Codegen<'a, 'd> {
         if self.fr().loc_cache.0 == offset {
             return self.fr().loc_cache.1;
         }
-        let src = self.unit.src;
-        let off = (offset as usize).min(src.len());
-        let line = match self.line_starts.binary_search(&off) {
-            Ok(i) => i,
-            Err(i) => i - 1,
-        };
-        let start = self.line_starts[line];
-        let col = match src.get(start..off) {
-            Some(s) => s.chars().count() + 1,
-            None => off - start + 1,
-        };
-        let loc = Loc { file: self.unit.file_idx, line: line as u32 + 1, col: col as u32 };
+        let (line, col) = self.lines.line_col(offset as usize);
+        let loc = Loc { file: self.unit.file_idx, line: line as u32, col: col as u32 };
         self.f().loc_cache = (offset, loc);
         loc
     }

@@ -49,6 +49,33 @@ pub fn line_col(src: &str, offset: usize) -> (usize, usize) {
     (line, col)
 }
 
+/// Line starts of one source text, for many `line_col` lookups: each is a binary search plus a
+/// scan of one line, where `line_col` scans everything before the offset (quadratic when it is
+/// called per route or per instruction of a big program).
+pub struct LineIndex<'s> {
+    src: &'s str,
+    starts: Vec<usize>,
+}
+
+impl<'s> LineIndex<'s> {
+    pub fn new(src: &'s str) -> LineIndex<'s> {
+        let mut starts = vec![0usize];
+        starts.extend(src.bytes().enumerate().filter(|&(_, b)| b == b'\n').map(|(i, _)| i + 1));
+        LineIndex { src, starts }
+    }
+
+    /// The same answer as [`line_col`].
+    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+        let off = floor_char_boundary(self.src, offset.min(self.src.len()));
+        let line = match self.starts.binary_search(&off) {
+            Ok(i) => i,
+            Err(i) => i - 1,
+        };
+        let start = self.starts[line];
+        (line + 1, self.src[start..off].chars().count() + 1)
+    }
+}
+
 fn floor_char_boundary(s: &str, mut i: usize) -> usize {
     while i > 0 && !s.is_char_boundary(i) {
         i -= 1;
@@ -83,4 +110,19 @@ pub fn render(d: &Diagnostic, src: &str) -> String {
     out.push_str(&"^".repeat(width));
     out.push('\n');
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{line_col, LineIndex};
+
+    #[test]
+    fn line_index_agrees_with_line_col() {
+        let src = "a = 1\n\nx = 'é€😀'\r\n  y\nlast";
+        let idx = LineIndex::new(src);
+        for off in 0..=src.len() + 3 {
+            assert_eq!(idx.line_col(off), line_col(src, off), "offset {off}");
+        }
+        assert_eq!(LineIndex::new("").line_col(0), (1, 1));
+    }
 }

@@ -46,7 +46,7 @@ pub fn parse_module(src: &str, file: &str) -> Result<Module, Vec<Diagnostic>> {
     if let Ok(stmts) = grammar::ModuleParser::new().parse(&mut cx, tokens.into_iter().map(Ok::<Spanned, ()>)) {
         if cx.errors.is_empty() {
             let mut body: Vec<Stmt> = stmts.into_iter().map(|s| *s.s).collect();
-            attach_docs(&mut body, src, &comments, &comment_lines);
+            attach_docs(&mut body, &crate::diagnostic::LineIndex::new(src), &comments, &comment_lines);
             return Ok(Module { body, comments });
         }
     }
@@ -141,11 +141,11 @@ fn lite(t: &Token) -> Token {
 }
 
 /// Fill each route's `doc` with the comment-only lines directly above it.
-fn attach_docs(body: &mut [Stmt], src: &str, comments: &[(u32, String)], comment_lines: &[u32]) {
+fn attach_docs(body: &mut [Stmt], lines: &crate::diagnostic::LineIndex<'_>, comments: &[(u32, String)], comment_lines: &[u32]) {
     for s in body.iter_mut() {
         match &mut s.kind {
             StmtKind::Route(r) => {
-                let (line, _) = line_col(src, r.span.lo as usize);
+                let (line, _) = lines.line_col(r.span.lo as usize);
                 let mut l = line as u32;
                 let mut doc = Vec::new();
                 while l > 1 && comment_lines.binary_search(&(l - 1)).is_ok() {
@@ -158,8 +158,8 @@ fn attach_docs(body: &mut [Stmt], src: &str, comments: &[(u32, String)], comment
                 r.doc = doc;
             }
             StmtKind::If { body, orelse, .. } => {
-                attach_docs(body, src, comments, comment_lines);
-                attach_docs(orelse, src, comments, comment_lines);
+                attach_docs(body, lines, comments, comment_lines);
+                attach_docs(orelse, lines, comments, comment_lines);
             }
             _ => {}
         }

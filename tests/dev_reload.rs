@@ -121,6 +121,26 @@ async fn a_syntax_error_keeps_the_old_program_with_a_header_until_fixed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endless_top_level_loop_is_a_reload_error_not_a_stuck_reloader() {
+    let d = folder("endless");
+    // A small start-up budget keeps the test quick; without it `ask dev` allows ~2e9 instructions.
+    write(&d, "Askfile.toml", "[server]\nstartup_budget = 1000000\n");
+    write(&d, "main.ask", &program("good"));
+    let h = serve(&d).await;
+    write(&d, "main.ask", &format!("n = 0\nwhile True:\n    n += 1\n{}", program("never")));
+    until("the failed build", || h.failures() >= 1).await;
+    let r = get(&h, "/").await;
+    assert!(r.body.contains("good"), "{}", r.body);
+    assert_eq!(r.header("x-ask-reload-error"), Some("1"));
+    // The reloader is free again: the next edit is served. A top level well within the budget
+    // (a 10,000-iteration loop) is fine.
+    write(&d, "main.ask", &format!("n = 0\nfor i in range(10000):\n    n += i\n{}", program("fixed")));
+    let r = until_body(&h, "/", "fixed").await;
+    assert_eq!(r.header("x-ask-reload-error"), None);
+    h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn save_by_rename_reloads() {
     let d = folder("rename");
     write(&d, "main.ask", &program("one"));

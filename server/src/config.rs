@@ -47,6 +47,9 @@ pub struct Config {
     pub max_concurrency: usize,
     /// Instructions one run of a handler may execute before it is stopped (500).
     pub instruction_budget: u64,
+    /// Instructions the program's top-level code may execute when it starts (or, in `ask dev`,
+    /// is reloaded); `None` = the mode's default ([`Config::startup_budget`]).
+    pub startup_budget: Option<u64>,
     /// Proxy addresses whose `X-Forwarded-For` is believed for `request.remote_addr`.
     pub trusted_proxies: Vec<String>,
     /// One log line per request.
@@ -78,6 +81,7 @@ impl Default for Config {
             idle_timeout: Duration::from_secs(30),
             max_concurrency: 1024,
             instruction_budget: 50_000_000,
+            startup_budget: None,
             trusted_proxies: Vec::new(),
             access_log: true,
             cors: CorsConfig::default(),
@@ -90,6 +94,20 @@ impl Default for Config {
             program_dir: None,
             dev: false,
         }
+    }
+}
+
+/// `ask dev`'s default start-up budget: a few seconds of top-level code. An edit that makes the
+/// top level loop forever must become a reload error (the last good program keeps serving), not
+/// a reloader stuck until restart.
+pub const DEV_STARTUP_BUDGET: u64 = 2_000_000_000;
+
+impl Config {
+    /// The instruction budget of the top-level code: `[server] startup_budget`, else unlimited
+    /// for `ask start` (a slow start is visible and nothing is being served yet) and
+    /// [`DEV_STARTUP_BUDGET`] for `ask dev`.
+    pub fn startup_budget(&self) -> u64 {
+        self.startup_budget.unwrap_or(if self.dev { DEV_STARTUP_BUDGET } else { u64::MAX })
     }
 }
 
@@ -254,6 +272,7 @@ pub fn from_table(root: &Table) -> Result<Config, String> {
                         "idle_timeout" => c.idle_timeout = seconds(&key, v)?,
                         "max_concurrency" => c.max_concurrency = int(&key, v, 1, 1_000_000)? as usize,
                         "instruction_budget" => c.instruction_budget = int(&key, v, 1000, i64::MAX)? as u64,
+                        "startup_budget" => c.startup_budget = Some(int(&key, v, 1000, i64::MAX)? as u64),
                         "trusted_proxies" => c.trusted_proxies = strings(&key, v)?,
                         "access_log" => c.access_log = boolean(&key, v)?,
                         "production" => c.notices.push(format!("{key} is an Ask 1.5.0 setting: `ask start` is production and `ask dev` development; ignored")),
@@ -318,6 +337,19 @@ mod tests {
         assert_eq!((c.host.as_str(), c.port, c.body_limit), ("0.0.0.0", 8080, 2 << 20));
         assert_eq!(c.header_timeout, Duration::from_millis(2500));
         assert_eq!(c.notices.len(), 2);
+    }
+
+    #[test]
+    fn startup_budget_defaults_by_mode() {
+        let mut c = parse("").unwrap();
+        assert_eq!(c.startup_budget(), u64::MAX);
+        c.dev = true;
+        assert_eq!(c.startup_budget(), DEV_STARTUP_BUDGET);
+        let mut c = parse("[server]\nstartup_budget = 5000").unwrap();
+        assert_eq!(c.startup_budget(), 5000);
+        c.dev = true;
+        assert_eq!(c.startup_budget(), 5000);
+        assert!(parse("[server]\nstartup_budget = 'x'").unwrap_err().contains("[server] startup_budget"));
     }
 
     #[test]

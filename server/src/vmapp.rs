@@ -1337,14 +1337,22 @@ pub fn install_natives(vm: &mut Vm, underscores: bool) -> Rc<Box<dyn NativeObjec
 /// A new VM for `program` with the server's host and natives; runs the top-level code.
 pub fn boot(program: Arc<Program>, cfg: &crate::config::Config, dotenv: Arc<Vec<(String, String)>>) -> Result<(Vm, Rc<Box<dyn NativeObject>>), String> {
     let host = ServerHost::new(dotenv);
-    // The top level runs without the per-request budget (it may build large tables).
-    let mut vm = Vm::new(Box::new(host), Limits { instruction_budget: u64::MAX, ..Limits::default() });
+    // The top level runs under the start-up budget, not the per-request one (it may build
+    // large tables).
+    let budget = cfg.startup_budget();
+    let mut vm = Vm::new(Box::new(host), Limits { instruction_budget: budget, ..Limits::default() });
     let ctx = install_natives(&mut vm, cfg.underscores);
     crate::utilities::install(&mut vm, cfg.underscores);
     let sec = ctx_of_rc(&ctx).sec.clone(); // [authwire hook]
     crate::security::configure(&sec, cfg)?;
     vm.load(program);
     if let Err(e) = vm.run_main() {
+        if let ExcData::Limit(LimitKind::Instructions) = &*e.0 {
+            return Err(format!(
+                "ask: the top-level code ran out of its start-up budget of {budget} instructions ([server] startup_budget): does it loop forever?\n{}",
+                vm.format_traceback(&e).trim_end()
+            ));
+        }
         return Err(vm.format_traceback(&e));
     }
     crate::security::finalize(&mut vm, &sec, cfg)?; // [authwire hook] the secret

@@ -121,6 +121,20 @@ fn examples_serve() {
 }
 
 #[test]
+fn a_handler_inside_a_custom_decorator_releases_the_vm_while_it_waits() {
+    let addr = serve("app");
+    // The waiter sleeps in 10 ms steps until the doorbell is rung; if `inner()` held the VM
+    // while the handler slept, the doorbell could not run until the waiter gave up ('never').
+    let waiter = std::thread::spawn(move || client::request(addr, "GET", "/wait-for-doorbell", &[], None));
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert_eq!(client::request(addr, "POST", "/doorbell", &[], None).status, 200);
+    let r = waiter.join().unwrap();
+    // `true` normally; `false` only if the waiter arrived after the doorbell (a loaded machine).
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.text().starts_with("{\"framed\":{\"heard_after_naps\":") && !r.text().contains("never"), "{}", r.text());
+}
+
+#[test]
 fn sleeping_handlers_release_the_vm() {
     let addr = serve("app");
     let start = std::time::Instant::now();

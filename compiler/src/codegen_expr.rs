@@ -489,16 +489,31 @@ impl<'a, 'd> Codegen<'a, 'd> {
         if let ExprKind::Name(n) = &func.kind {
             if n == "inner" && self.in_decorator_wrapper() && matches!(self.name_loc("inner"), NameLoc::Global(_)) {
                 if args.is_empty() {
-                    // `inner()` calls the built-in `__inner__(fn, args, kwargs)`: the VM's default
-                    // just calls `fn`; the server overrides it to give `inner()` route semantics
-                    // (the handler's `respond` is caught and its value returned).
+                    // `inner()` calls the wrapped function with the wrapper's own arguments as a
+                    // plain call in the same task (so a host call in the handler suspends the
+                    // task instead of blocking the VM), inside a handler for the respond signal:
+                    //     SetupRespond H; R = fn(*args, **kwargs); PopHandler; Jmp END
+                    //  H: R = __inner__(payload); EndExcept
+                    //  END:
+                    // The built-in `__inner__(payload)` gives `inner()` its route semantics: the
+                    // server records the response (status and headers kept) and the responded
+                    // value becomes the value of `inner()`.
+                    let a = self.alloc_n(2);
+                    let setup = self.emit(Instr::sj(Op::SetupRespond, 0));
+                    self.load_name(DECO_FN, base);
+                    self.load_name(DECO_ARGS, a);
+                    self.load_name(DECO_KWARGS, a + 1);
+                    self.f().span = span;
+                    self.emit(Instr::abc(Op::CallEx, base, 0, 0));
+                    self.emit(Instr::abc(Op::PopHandler, 0, 0, 0));
+                    let end = self.emit_jmp();
+                    self.patch_here(&[setup]);
+                    self.emit(Instr::abc(Op::GetExc, a, 0, 0));
                     let k = self.str_const("__inner__");
                     self.emit(Instr::abx(Op::GetBuiltin, base, k as u16));
-                    let a = self.alloc_n(3);
-                    self.load_name(DECO_FN, a);
-                    self.load_name(DECO_ARGS, a + 1);
-                    self.load_name(DECO_KWARGS, a + 2);
-                    self.emit(Instr::abc(Op::Call, base, 3, 0));
+                    self.emit(Instr::abc(Op::Call, base, 1, 0));
+                    self.emit(Instr::abc(Op::EndExcept, 0, 0, 0));
+                    self.patch_here(&[end]);
                     self.finish_call(base, dst, mark, saved);
                     return;
                 }

@@ -244,44 +244,19 @@ fn plain_text(v: &Value) -> String {
 // ---------------------------------------------------------------------------------------------
 // Decorators: __inner__, protected, limit, basic.
 
-/// `inner()` in a `decorator` block: call the wrapped function; when it ends with `respond`,
-/// record the response (status and headers kept) and give the responded value to the decorator.
-fn inner_native(vm: &mut Vm, args: &[Value], _kw: &[(Rc<StrObj>, Value)]) -> VmResult<Value> {
-    let (ctx, f, call_args, call_kw) = match args {
-        [ctx, f, a, k] => (ctx.clone(), f.clone(), a.clone(), k.clone()),
-        [ctx, f, a] => (ctx.clone(), f.clone(), a.clone(), Value::None),
-        [ctx, f] => (ctx.clone(), f.clone(), Value::tuple(vec![]), Value::None),
-        _ => return Err(Exc::type_error("__inner__ expects (function, args, kwargs)")),
+/// `__inner__(payload)`: the wrapped handler of a `decorator` block ended with `respond` (the
+/// compiler runs it as a plain call inside a `SetupRespond` handler, so it can suspend): record
+/// the response (status and headers kept) and give the responded value to the decorator.
+fn inner_native(_vm: &mut Vm, args: &[Value], _kw: &[(Rc<StrObj>, Value)]) -> VmResult<Value> {
+    let [ctx, payload] = args else { return Err(Exc::type_error("__inner__ expects the respond payload")) };
+    let value = match payload {
+        Value::Tuple(t) if t.len() == 4 => t[1].clone(),
+        _ => Value::None,
     };
-    let pos: Vec<Value> = match &call_args {
-        Value::Tuple(t) => t.to_vec(),
-        Value::List(l) => l.borrow().clone(),
-        Value::None => Vec::new(),
-        other => return Err(Exc::type_error(format!("__inner__: args must be a tuple, not {}", type_name(other)))),
-    };
-    let kws: Vec<(Rc<StrObj>, Value)> = match &call_kw {
-        Value::Dict(d) => d.borrow().iter().filter_map(|(k, v)| match &k.0 {
-            Value::Str(s) => Some((s.clone(), v.clone())),
-            _ => None,
-        }).collect(),
-        _ => Vec::new(),
-    };
-    match vm.call_value(&f, &pos, &kws) {
-        Err(e) => match *e.0 {
-            ExcData::Respond(payload) => {
-                let value = match &payload {
-                    Value::Tuple(t) if t.len() == 4 => t[1].clone(),
-                    _ => Value::None,
-                };
-                if let Some(c) = obj::<Ctx>(&ctx) {
-                    *c.recorded.borrow_mut() = Some(payload);
-                }
-                Ok(value)
-            }
-            other => Err(Exc(Box::new(other))),
-        },
-        ok => ok,
+    if let Some(c) = obj::<Ctx>(ctx) {
+        *c.recorded.borrow_mut() = Some(payload.clone());
     }
+    Ok(value)
 }
 
 // `&protected` and `&limit` live in `crate::security` (issue 5).

@@ -644,27 +644,16 @@ fn bi_property(_vm: &mut Vm, args: &[Value], _kw: Kw) -> VmResult<Value> {
     }
 }
 
-/// `inner()` inside a `decorator` block compiles to `__inner__(function, args, kwargs)`: call
-/// the decorated function with the wrapper's own arguments. The server replaces this built-in to
-/// give `inner()` its route semantics (catching the handler's `respond`).
-fn bi_inner(vm: &mut Vm, args: &[Value], _kw: Kw) -> VmResult<Value> {
-    let [f, pos, kwv] = args else {
-        return Err(Exc::type_error("__inner__ expects (function, args, kwargs)"));
-    };
-    let pos = match pos {
-        Value::Tuple(t) => t.to_vec(),
-        Value::None => Vec::new(),
-        other => ops::collect(vm, other)?,
-    };
-    let mut kw = Vec::new();
-    if let Value::Dict(d) = kwv {
-        for (k, v) in d.borrow().iter() {
-            if let Value::Str(s) = &k.0 {
-                kw.push((s.clone(), v.clone()));
-            }
-        }
+/// `inner()` inside a `decorator` block calls the wrapped function directly and hands a
+/// `respond()` payload that ends it (`(kind, value, status, headers)`) to `__inner__`, whose
+/// result becomes the value of `inner()` (see `Op::SetupRespond`). This default gives back the
+/// responded value; the server replaces it to also record the response.
+fn bi_inner(_vm: &mut Vm, args: &[Value], _kw: Kw) -> VmResult<Value> {
+    match args {
+        [Value::Tuple(p)] if p.len() == 4 => Ok(p[1].clone()),
+        [_] => Ok(Value::None),
+        _ => Err(Exc::type_error("__inner__ expects the respond payload")),
     }
-    vm.call_value(f, &pos, &kw)
 }
 
 fn bi_len(vm: &mut Vm, args: &[Value], _kw: Kw) -> VmResult<Value> {

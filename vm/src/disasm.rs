@@ -88,7 +88,7 @@ fn proto(out: &mut String, p: &FuncProto, program: &Program, path: &str) {
             Op::CallGlobal => globals.get(ins.c()).cloned().unwrap_or_else(|| "?".into()),
             Op::GetUpval | Op::SetUpval => p.upval_names.get(ins.b()).cloned().unwrap_or_default(),
             Op::Closure => p.protos.get(ins.bx()).map(|c| c.name.clone()).unwrap_or_default(),
-            Op::Jmp | Op::SetupExcept | Op::SetupFinally => {
+            Op::Jmp | Op::SetupExcept | Op::SetupFinally | Op::SetupRespond => {
                 format!("to {}", pc as isize + 1 + ins.sj_off())
             }
             Op::AddI | Op::SubI => format!("imm {}", ins.sc()),

@@ -56,8 +56,19 @@ struct Handler {
     /// Index of the frame that installed it.
     frame: usize,
     target: usize,
-    finally: bool,
+    kind: HandlerKind,
     caught_depth: usize,
+}
+
+/// What a handler catches.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum HandlerKind {
+    /// `except`: exceptions only.
+    Except,
+    /// `finally`: exceptions and the respond signal.
+    Finally,
+    /// `inner()`: the respond signal only.
+    Respond,
 }
 
 /// A task's execution state: register stack, frames, handlers, caught exceptions.
@@ -176,7 +187,7 @@ pub fn verify(p: &FuncProto, parent: Option<&FuncProto>, program: &Program, modu
             }
         }
         match op {
-            Op::Jmp | Op::SetupExcept | Op::SetupFinally => {
+            Op::Jmp | Op::SetupExcept | Op::SetupFinally | Op::SetupRespond => {
                 if !jump_ok(ins.sj_off()) {
                     return err(pc, "jump out of range");
                 }
@@ -815,7 +826,12 @@ fn unwind(vm: &mut Vm, task: &mut Task, mut e: Exc, stop: usize, mut reraise: bo
                 break;
             }
             let h = task.handlers.pop().expect("handler");
-            if is_exc || (is_respond && h.finally) {
+            let catches = match h.kind {
+                HandlerKind::Except => is_exc,
+                HandlerKind::Finally => is_exc || is_respond,
+                HandlerKind::Respond => is_respond,
+            };
+            if catches {
                 task.caught.truncate(h.caught_depth);
                 task.caught.push((top, e));
                 task.frames[top].pc = h.target;
@@ -2574,16 +2590,16 @@ fn cold_step(vm: &mut Vm, task: &mut Task, st: &mut LoopState, ins: Instr, op: O
                         set_reg(&mut r!(a), Value::str(out));
                     }
 
-                    Op::SetupExcept | Op::SetupFinally => {
+                    Op::SetupExcept | Op::SetupFinally | Op::SetupRespond => {
                         let target = (pc!() as isize + ins.sj_off()) as usize;
                         let frame = task.frames.len() - 1;
                         task.frames[frame].guarded = true;
-                        task.handlers.push(Handler {
-                            frame,
-                            target,
-                            finally: op == Op::SetupFinally,
-                            caught_depth: task.caught.len(),
-                        });
+                        let kind = match op {
+                            Op::SetupExcept => HandlerKind::Except,
+                            Op::SetupFinally => HandlerKind::Finally,
+                            _ => HandlerKind::Respond,
+                        };
+                        task.handlers.push(Handler { frame, target, kind, caught_depth: task.caught.len() });
                     }
                     Op::PopHandler => {
                         task.handlers.pop();

@@ -59,6 +59,9 @@
 //!   (handled: pops the caught stack) or `Reraise` (re-raise caught with its traceback). A
 //!   `SetupFinally` handler also receives `respond()`/`status()` unwinding (to run `finally`);
 //!   its handler code must end with `Reraise`. `SetupExcept` handlers never see signals.
+//!   `SetupRespond` handlers see nothing but that signal; `GetExc` gives its payload, a
+//!   `(kind, value, status, headers)` tuple (how `inner()` runs the wrapped handler as a plain
+//!   call in the same task, so a host call in it can suspend).
 //!   `break`/`continue`/`return` leaving a protected region must first emit `PopHandler` for
 //!   each handler they leave (and `EndExcept` for each except-block they leave), inlining
 //!   `finally` bodies as needed.
@@ -502,6 +505,9 @@ ops! {
     /// Make a local unbound (`del x`, the end of `except E as x`, the start of a local that has
     /// checked reads): `C` as in `CheckBound` (0 `R[A]`, 1 the cell in `R[A]`, 2 `upvalue[A]`).
     Unbind = ABC,
+    /// Push a handler at `pc + sJ` that catches only the `respond()`/`status()` signal (the
+    /// `inner()` of a `decorator` block): its code reads the payload with `GetExc`.
+    SetupRespond = SJ,
 }
 
 impl Op {

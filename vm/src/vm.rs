@@ -213,6 +213,8 @@ impl Vm {
     pub fn exception_value(&mut self, exc: &mut Exc) -> Value {
         match &mut *exc.0 {
             ExcData::Raised { value, .. } => value.clone(),
+            // Caught only by a `SetupRespond` handler (`inner()`): the payload tuple.
+            ExcData::Respond(payload) => payload.clone(),
             ExcData::Builtin { kind, msg, traceback } => {
                 let (kind, msg, tb) = (*kind, std::mem::take(msg), std::mem::take(traceback));
                 let value = crate::builtins::exception_instance(self, kind, &msg);

@@ -293,7 +293,7 @@ fn tokens_never_reach_the_log() {
     assert_eq!(client::request(addr, "GET", &format!("/me?a=1&token={t}"), &[], None).status, 200);
     assert_eq!(client::request(addr, "GET", "/me", &[("Authorization", &format!("Bearer {t}"))], None).status, 200);
     assert_eq!(client::request(addr, "GET", "/me?token=bad.token.value", &[], None).status, 401);
-    std::thread::sleep(std::time::Duration::from_millis(400)); // the access log flushes every 200 ms
+    std::thread::sleep(std::time::Duration::from_millis(400)); // the access log flushes every 20 ms
     let _ = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
     let mut rest = String::new();
     let _ = out.read_to_string(&mut rest);

@@ -60,9 +60,14 @@ impl App {
 }
 
 /// Buffered access log: one line per request, appended to a memory buffer and written to stdout
-/// by a flusher thread (every 200 ms, and at shutdown), so logging costs no system call per
+/// by a flusher thread (every 20 ms, and at shutdown), so logging costs no system call per
 /// request and a stuck stdout (a full pipe nobody reads) never blocks a request: the buffer is
 /// bounded, and lines beyond it are counted and reported as dropped.
+///
+/// Why 20 ms: on a saturated core the flusher's write competes with the serving thread. Every
+/// 200 ms it wrote ~1 MiB at once, a stall that all in-flight requests felt: wrk's p99 on the
+/// list route was 1.7-2.3 ms with the log on and 0.5-0.7 ms with it off. In 20 ms slices the
+/// p99 is the same with and without the log (0.6-0.7 ms).
 pub struct Logger {
     enabled: bool,
     buf: Mutex<(Vec<u8>, u64)>,
@@ -134,7 +139,7 @@ impl Logger {
             .name("ask-log".into())
             .spawn(move || {
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    std::thread::sleep(Duration::from_millis(200));
+                    std::thread::sleep(Duration::from_millis(20));
                     log.flush();
                 }
                 log.flush();

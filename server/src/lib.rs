@@ -69,7 +69,7 @@
 //! finish for up to 10 s, flush the access log and exit 0.
 //!
 //! **Logging.** One line per request (client, method, path with any `token` query value redacted,
-//! status, duration), buffered in memory and written by a flusher thread every 200 ms (bounded:
+//! status, duration), buffered in memory and written by a flusher thread every 20 ms (bounded:
 //! a stdout nobody reads drops lines instead of blocking requests); never the Authorization
 //! header.
 

@@ -84,7 +84,7 @@ const FUNCTIONS: &[(&str, NativeFnPtr)] = &[
     ("isinstance", bi_isinstance),
     ("issubclass", bi_issubclass),
     ("repr", bi_repr),
-    ("ascii", bi_repr),
+    ("ascii", bi_ascii),
     ("hash", bi_hash),
     ("id", bi_id),
     ("divmod", bi_divmod),
@@ -1051,6 +1051,12 @@ fn bi_issubclass(_vm: &mut Vm, args: &[Value], _kw: Kw) -> VmResult<Value> {
 fn bi_repr(vm: &mut Vm, args: &[Value], _kw: Kw) -> VmResult<Value> {
     let v = one_arg("repr", args)?;
     Ok(Value::str(crate::format::repr(vm, v)?))
+}
+
+/// `ascii(x)`: `repr(x)` with every non-ASCII character escaped (`\xe9`, `\u20ac`, `\U0001f600`).
+fn bi_ascii(vm: &mut Vm, args: &[Value], _kw: Kw) -> VmResult<Value> {
+    let v = one_arg("ascii", args)?;
+    Ok(Value::str(crate::interp::ascii_escape(&crate::format::repr(vm, v)?)))
 }
 
 fn bi_hash(vm: &mut Vm, args: &[Value], _kw: Kw) -> VmResult<Value> {

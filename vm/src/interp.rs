@@ -1170,7 +1170,7 @@ fn unpack_values(vm: &mut Vm, v: &Value) -> VmResult<Vec<Value>> {
     }
 }
 
-fn ascii_escape(s: &str) -> String {
+pub(crate) fn ascii_escape(s: &str) -> String {
     let mut out = String::new();
     for ch in s.chars() {
         let c = ch as u32;

@@ -604,11 +604,11 @@ pub fn call(vm: &mut Vm, so: &Rc<StrObj>, name: &str, args: &[Value], kw: Kw) ->
                             out.push(b'?');
                         } else {
                             return Err(Exc::new(
-                                ExcKind::UnicodeError,
+                                ExcKind::UnicodeEncodeError,
                                 format!(
-                                    "'{}' codec can't encode character '\\u{:04x}' in position {}: ordinal not in range({})",
+                                    "'{}' codec can't encode character '{}' in position {}: ordinal not in range({})",
                                     if enc == "ascii" { "ascii" } else { "latin-1" },
-                                    c as u32,
+                                    crate::interp::ascii_escape(c.encode_utf8(&mut [0; 4])),
                                     i,
                                     limit
                                 ),
@@ -698,14 +698,7 @@ pub fn call_bytes(vm: &mut Vm, b: &Rc<Vec<u8>>, name: &str, args: &[Value], kw: 
                     Ok(s) => Value::str(s),
                     Err(e) => {
                         if errors == "strict" {
-                            let pos = e.valid_up_to();
-                            return Err(Exc::new(
-                                ExcKind::UnicodeError,
-                                format!(
-                                    "'utf-8' codec can't decode byte 0x{:02x} in position {}: invalid start byte",
-                                    b[pos], pos
-                                ),
-                            ));
+                            return Err(utf8_decode_error(b, &e));
                         }
                         Value::str(String::from_utf8_lossy(b).into_owned())
                     }
@@ -714,7 +707,7 @@ pub fn call_bytes(vm: &mut Vm, b: &Rc<Vec<u8>>, name: &str, args: &[Value], kw: 
                     if enc == "ascii" && errors == "strict" {
                         if let Some(pos) = b.iter().position(|&c| c >= 0x80) {
                             return Err(Exc::new(
-                                ExcKind::UnicodeError,
+                                ExcKind::UnicodeDecodeError,
                                 format!(
                                     "'ascii' codec can't decode byte 0x{:02x} in position {}: ordinal not in range(128)",
                                     b[pos], pos
@@ -809,3 +802,22 @@ pub const STR_METHODS: &[&str] = &[
 
 pub const BYTES_METHODS: &[&str] =
     &["decode", "hex", "startswith", "endswith", "count", "find", "index", "upper", "lower", "strip"];
+
+/// CPython's `UnicodeDecodeError` for invalid UTF-8: which bytes, and why.
+fn utf8_decode_error(b: &[u8], e: &std::str::Utf8Error) -> Exc {
+    let pos = e.valid_up_to();
+    let msg = match e.error_len() {
+        None if b.len() - pos > 1 => format!("'utf-8' codec can't decode bytes in position {pos}-{}: unexpected end of data", b.len() - 1),
+        None => format!("'utf-8' codec can't decode byte 0x{:02x} in position {pos}: unexpected end of data", b[pos]),
+        Some(n) => {
+            // A lead byte that could start a sequence was followed by a wrong byte.
+            let why = if (0xc2..=0xf4).contains(&b[pos]) { "invalid continuation byte" } else { "invalid start byte" };
+            if n > 1 {
+                format!("'utf-8' codec can't decode bytes in position {pos}-{}: {why}", pos + n - 1)
+            } else {
+                format!("'utf-8' codec can't decode byte 0x{:02x} in position {pos}: {why}", b[pos])
+            }
+        }
+    };
+    Exc::new(ExcKind::UnicodeDecodeError, msg)
+}

@@ -68,15 +68,23 @@ pub fn prepare(file: &Path, program: Option<Arc<Program>>, host: Option<String>,
     Ok(Prepared { app, cfg, routes: routes.len() })
 }
 
+/// Stack size of the runtime's worker threads. Handlers run on them, and the VM's recursion
+/// through native code is bounded by counts (nested interpreter loops, structural walks such as
+/// `repr` or iterators of iterators), not by bytes: tokio's 2 MiB default is too tight for the
+/// deepest allowed case; the main thread's usual 8 MiB is enough. (Only touched pages cost
+/// memory.)
+const WORKER_STACK: usize = 8 << 20;
+
 /// The tokio runtime: one worker per CPU this process may run on; with a single CPU (a small
-/// container, or `taskset -c 0`) a current-thread runtime, which skips the work-stealing
-/// machinery that cannot help there.
-fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+/// container, or `taskset -c 0`) and `single_ok`, a current-thread runtime, which skips the
+/// work-stealing machinery that cannot help there. (`ask dev` asks for workers: its reloader
+/// blocks on threads of its own.)
+pub(crate) fn runtime(single_ok: bool) -> std::io::Result<tokio::runtime::Runtime> {
     let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    if cpus == 1 {
+    if cpus == 1 && single_ok {
         tokio::runtime::Builder::new_current_thread().enable_all().build()
     } else {
-        tokio::runtime::Builder::new_multi_thread().worker_threads(cpus).enable_all().build()
+        tokio::runtime::Builder::new_multi_thread().worker_threads(cpus).thread_stack_size(WORKER_STACK).enable_all().build()
     }
 }
 
@@ -88,7 +96,7 @@ fn serve_blocking(file: &Path, program: Option<Arc<Program>>, host: Option<Strin
             return 1;
         }
     };
-    let rt = match runtime() {
+    let rt = match runtime(true) {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("ask: cannot start the runtime: {e}");

@@ -284,6 +284,20 @@ pub struct Closure {
     pub attrs: RefCell<Vec<(Rc<str>, Value)>>,
 }
 
+impl Drop for Closure {
+    fn drop(&mut self) {
+        // Closures capture cells that hold closures (`f = wrap(f)` in a loop): the values this
+        // closure alone owns are freed through `deep_drop`, not by recursion.
+        let attrs = std::mem::take(self.attrs.get_mut());
+        if self.upvals.is_empty() && self.defaults.is_empty() && attrs.is_empty() {
+            return;
+        }
+        let cells = std::mem::take(&mut self.upvals).into_iter().filter_map(|c| Rc::try_unwrap(c).ok().map(RefCell::into_inner));
+        let defaults = std::mem::take(&mut self.defaults);
+        crate::value::deep_drop::drop_items(cells.chain(defaults).chain(attrs.into_iter().map(|(_, v)| v)));
+    }
+}
+
 impl Closure {
     pub fn name(&self) -> &str {
         &self.func.proto.name

@@ -740,7 +740,7 @@ fn make_generator(vm: &mut Vm, c: &Rc<Closure>, args: Vec<Value>, kw: Vec<(Rc<St
     bind_args(c, args, kw, &mut task.stack[base..base + nregs])?;
     task.frames.push(Frame { closure: c.clone(), pc: 0, base, ret: 0, is_init: false, guarded: false });
     let g = Generator { task, done: false };
-    Ok(Value::Iter(Rc::new(RefCell::new(IterObj::Native(Box::new(g))))))
+    Ok(Value::Iter(Rc::new(RefCell::new(IterObj::Native(crate::value::NativeBox::new(g))))))
 }
 
 impl NativeIter for Generator {
@@ -2897,6 +2897,8 @@ fn iter_next(vm: &mut Vm, it: &Value) -> VmResult<Option<Value>> {
                 return Ok(v);
             }
             IterObj::Native(_) => {
+                // Iterators of iterators (`map(f, map(f, ...))`) recurse here once per level.
+                let _g = crate::ops::nest("")?;
                 // Release the borrow while the native runs (it may call back into Ask code
                 // that touches this iterator).
                 let mut taken = std::mem::replace(&mut *b, IterObj::Exhausted);

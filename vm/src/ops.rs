@@ -1784,7 +1784,7 @@ pub fn new_iter(obj: IterObj) -> Value {
 }
 
 pub fn native_iter(it: impl NativeIter + 'static) -> Value {
-    new_iter(IterObj::Native(Box::new(it)))
+    new_iter(IterObj::Native(crate::value::NativeBox::new(it)))
 }
 
 #[cold]
@@ -1913,6 +1913,8 @@ pub fn next(vm: &mut Vm, it: &Value) -> VmResult<Option<Value>> {
                 }
                 IterObj::Exhausted => Ok(None),
                 IterObj::Native(_) => {
+                    // Iterators of iterators (`map(f, map(f, ...))`) recurse here once per level.
+                    let _g = nest("")?;
                     // Take the iterator out so that no borrow is held while it calls back into
                     // the VM.
                     let taken = std::mem::replace(&mut *b, IterObj::Exhausted);

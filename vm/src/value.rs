@@ -186,8 +186,61 @@ impl Drop for Dict {
     }
 }
 /// Set storage: insertion-ordered (iteration order is deterministic, which CPython's is only
-/// for small ints; programs must not rely on either).
-pub type Set = IndexSet<HKey, FxBuildHasher>;
+/// for small ints; programs must not rely on either). A newtype (deref to the `IndexSet`) so
+/// that dropping it goes through [`deep_drop`]: `frozenset([frozenset([...])])` nested a
+/// million deep must not overflow the Rust stack when it is freed.
+///
+/// The second field caches a frozenset's hash (0 = not computed): building
+/// `frozenset([frozenset([...])])` level by level hashes each inner set once, not the whole
+/// chain again at every level. Mutable access clears it.
+#[derive(Clone, Default)]
+pub struct Set(pub IndexSet<HKey, FxBuildHasher>, Cell<u64>);
+
+impl std::ops::Deref for Set {
+    type Target = IndexSet<HKey, FxBuildHasher>;
+    #[inline(always)]
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Set {
+    #[inline(always)]
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        self.1.set(0);
+        &mut self.0
+    }
+}
+
+impl FromIterator<HKey> for Set {
+    fn from_iter<I: IntoIterator<Item = HKey>>(iter: I) -> Set {
+        Set(iter.into_iter().collect(), Cell::new(0))
+    }
+}
+
+impl IntoIterator for Set {
+    type Item = HKey;
+    type IntoIter = indexmap::set::IntoIter<HKey>;
+    fn into_iter(mut self) -> Self::IntoIter {
+        std::mem::take(&mut self.0).into_iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a Set {
+    type Item = &'a HKey;
+    type IntoIter = indexmap::set::Iter<'a, HKey>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl Drop for Set {
+    fn drop(&mut self) {
+        if !self.0.is_empty() {
+            deep_drop::drop_items(std::mem::take(&mut self.0).into_iter().map(|k| k.0));
+        }
+    }
+}
 
 /// A value used as a dict key or set member.
 ///
@@ -425,8 +478,47 @@ pub enum IterObj {
     Values { items: Rc<Vec<Value>>, index: usize },
     /// Any other iterator implemented in Rust (map, filter, zip, enumerate, generator
     /// expressions...). `next` returns `Ok(None)` when exhausted.
-    Native(Box<dyn NativeIter>),
+    Native(NativeBox),
     Exhausted,
+}
+
+/// A native iterator, boxed. Its own type so that dropping it goes through [`deep_drop`]:
+/// iterators wrap iterators (`it = map(f, it)` in a loop), and freeing such a chain must not
+/// recurse once per level on the Rust stack.
+pub struct NativeBox(Box<dyn NativeIter>);
+
+impl NativeBox {
+    pub fn new(it: impl NativeIter + 'static) -> NativeBox {
+        NativeBox(Box::new(it))
+    }
+}
+
+impl std::ops::Deref for NativeBox {
+    type Target = dyn NativeIter;
+    fn deref(&self) -> &Self::Target {
+        &*self.0
+    }
+}
+
+impl std::ops::DerefMut for NativeBox {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut *self.0
+    }
+}
+
+/// What a dropped `NativeBox` leaves behind (a zero-sized box: no allocation).
+struct Spent;
+
+impl NativeIter for Spent {
+    fn next(&mut self, _vm: &mut crate::Vm) -> VmResult<Option<Value>> {
+        Ok(None)
+    }
+}
+
+impl Drop for NativeBox {
+    fn drop(&mut self) {
+        deep_drop::drop_native(std::mem::replace(&mut self.0, Box::new(Spent)));
+    }
 }
 
 /// An iterator implemented in Rust. It may call back into the VM (e.g. `map` calls a function).
@@ -599,6 +691,7 @@ pub fn key_hash(v: &Value) -> u64 {
             h.finish()
         }
         Value::Tuple(t) => {
+            let Some(_level) = key_level() else { return 0x345678 ^ t.len() as u64 };
             let mut acc: u64 = 0x345678;
             for item in t.iter() {
                 acc = (acc ^ key_hash(item)).wrapping_mul(1_000_003);
@@ -606,8 +699,19 @@ pub fn key_hash(v: &Value) -> u64 {
             acc ^ t.len() as u64
         }
         Value::FrozenSet(s) => {
+            if s.1.get() != 0 {
+                return s.1.get();
+            }
+            let Some(_level) = key_level() else { return 0xF5 ^ s.len() as u64 };
+            let outer = KEY_TRUNCATED.with(|t| t.replace(false));
             // Order-independent.
-            s.iter().fold(0u64, |acc, k| acc ^ key_hash(&k.0).wrapping_mul(0x9E37_79B9)) ^ 0xF5
+            let h = (s.iter().fold(0u64, |acc, k| acc ^ key_hash(&k.0).wrapping_mul(0x9E37_79B9)) ^ 0xF5).max(1);
+            // A hash cut short by the depth limit depends on where hashing started: not cached.
+            let cut = KEY_TRUNCATED.with(|t| t.replace(outer || t.get()));
+            if !cut {
+                s.1.set(h);
+            }
+            h
         }
         Value::Object(o) => o.hash().unwrap_or(Rc::as_ptr(o) as *const () as u64),
         other => identity(other) as u64,
@@ -619,6 +723,36 @@ fn int_hash(i: i64) -> u64 {
     (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
+// Depth limit of `key_hash`/`key_eq`, which walk nested tuples and frozensets on the Rust stack
+// and cannot fail (they implement `Hash`/`Eq` for dict keys). Past it, hashing uses only the
+// length (equal values still hash equal: a hash is always computed from the key itself), and
+// equality falls back to identity, where CPython would raise RecursionError.
+const MAX_KEY_DEPTH: u32 = 1000;
+
+thread_local! {
+    static KEY_DEPTH: Cell<u32> = const { Cell::new(0) };
+    static KEY_TRUNCATED: Cell<bool> = const { Cell::new(false) };
+}
+
+struct KeyLevel;
+
+impl Drop for KeyLevel {
+    fn drop(&mut self) {
+        KEY_DEPTH.with(|d| d.set(d.get() - 1));
+    }
+}
+
+/// Enter one level of a key walk; `None` (and the truncation flag set) past the limit.
+fn key_level() -> Option<KeyLevel> {
+    let d = KEY_DEPTH.with(|d| d.get());
+    if d >= MAX_KEY_DEPTH {
+        KEY_TRUNCATED.with(|t| t.set(true));
+        return None;
+    }
+    KEY_DEPTH.with(|c| c.set(d + 1));
+    Some(KeyLevel)
+}
+
 /// Python `==` for hashable values, without calling user code.
 pub fn key_eq(a: &Value, b: &Value) -> bool {
     match (a, b) {
@@ -626,10 +760,18 @@ pub fn key_eq(a: &Value, b: &Value) -> bool {
         (Value::Int(x), Value::Int(y)) => x == y,
         (Value::None, Value::None) => true,
         (Value::Tuple(x), Value::Tuple(y)) => {
+            if Rc::ptr_eq(x, y) {
+                return true;
+            }
+            let Some(_level) = key_level() else { return false };
             x.len() == y.len() && x.iter().zip(y.iter()).all(|(p, q)| key_eq(p, q))
         }
         (Value::Bytes(x), Value::Bytes(y)) => x == y,
         (Value::FrozenSet(x), Value::FrozenSet(y)) => {
+            if Rc::ptr_eq(x, y) {
+                return true;
+            }
+            let Some(_level) = key_level() else { return false };
             x.len() == y.len() && x.iter().all(|k| y.contains(k))
         }
         (Value::Object(x), Value::Object(y)) => {
@@ -776,6 +918,25 @@ impl Drop for TupleVec {
     }
 }
 
+impl Drop for BoundMethod {
+    fn drop(&mut self) {
+        deep_drop::drop_items([std::mem::take(&mut self.receiver), std::mem::take(&mut self.func)]);
+    }
+}
+
+impl Drop for Class {
+    fn drop(&mut self) {
+        // A long chain of subclasses (`class C(C)` in a loop) is unlinked one base at a time.
+        let mut next = self.base.take();
+        while let Some(b) = next {
+            match Rc::try_unwrap(b) {
+                Ok(mut c) => next = c.base.take(),
+                Err(_) => break,
+            }
+        }
+    }
+}
+
 impl Drop for Instance {
     fn drop(&mut self) {
         let attrs = self.attrs.get_mut();
@@ -790,7 +951,7 @@ impl Drop for Instance {
 /// thread-local list instead of being dropped recursively, and the outermost drop drains that
 /// list one value at a time.
 pub mod deep_drop {
-    use super::Value;
+    use super::{NativeIter, Value};
     use std::cell::{Cell, RefCell};
 
     /// Nesting depth of container drops beyond which items are parked (each level costs a few
@@ -800,6 +961,9 @@ pub mod deep_drop {
     thread_local! {
         static DEPTH: Cell<u32> = const { Cell::new(0) };
         static PARKED: RefCell<Vec<Value>> = const { RefCell::new(Vec::new()) };
+        /// Native iterators (`map(f, map(f, ...))`) hold their values out of reach: they are
+        /// parked whole.
+        static PARKED_ITERS: RefCell<Vec<Box<dyn NativeIter>>> = const { RefCell::new(Vec::new()) };
     }
 
     /// Drop `items` (the contents of a container being dropped).
@@ -815,12 +979,35 @@ pub mod deep_drop {
         }
         DEPTH.with(|c| c.set(d + 1));
         drop(items.into_iter());
+        finish(d);
+    }
+
+    /// Drop a native iterator (and the values it holds) under the same depth accounting.
+    pub fn drop_native(it: Box<dyn NativeIter>) {
+        let d = DEPTH.with(|d| d.get());
+        if d >= MAX_DEPTH {
+            PARKED_ITERS.with(|p| {
+                if let Ok(mut p) = p.try_borrow_mut() {
+                    p.push(it);
+                }
+            });
+            return;
+        }
+        DEPTH.with(|c| c.set(d + 1));
+        drop(it);
+        finish(d);
+    }
+
+    /// Leave a level entered at depth `d`; the outermost drains what deeper levels parked.
+    fn finish(d: u32) {
         if d == 0 {
-            // Outermost container: drain what deeper levels parked.
             loop {
-                let next = PARKED.with(|p| p.try_borrow_mut().ok().and_then(|mut p| p.pop()));
-                match next {
-                    Some(v) => drop(v),
+                if let Some(v) = PARKED.with(|p| p.try_borrow_mut().ok().and_then(|mut p| p.pop())) {
+                    drop(v);
+                    continue;
+                }
+                match PARKED_ITERS.with(|p| p.try_borrow_mut().ok().and_then(|mut p| p.pop())) {
+                    Some(it) => drop(it),
                     None => break,
                 }
             }

@@ -365,7 +365,7 @@ pub fn run(file: &Path, opts: DevOptions, quiet_warnings: bool) -> i32 {
         eprintln!("ask: cannot open {}: no such file", file.display());
         return 1;
     }
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match crate::serve::runtime(false) {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("ask: cannot start the runtime: {e}");

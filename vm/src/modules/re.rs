@@ -1179,7 +1179,7 @@ impl NativeIter for MatchIter {
 
 fn do_finditer(t: &Target) -> Value {
     let it = MatchIter { sc: scanner(t), idx: t.idx.clone(), pos_c: t.pos_c, end_c: t.end_c };
-    Value::Iter(Rc::new(RefCell::new(IterObj::Native(Box::new(it)))))
+    Value::Iter(Rc::new(RefCell::new(IterObj::Native(crate::value::NativeBox::new(it)))))
 }
 
 fn finditer(vm: &mut Vm, args: &[Value], kw: &Kw) -> VmResult<Value> {

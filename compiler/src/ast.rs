@@ -371,6 +371,77 @@ pub enum CmpOp {
     IsNot,
 }
 
+impl ExprKind {
+    /// Call `f` on each sub-expression evaluated where this expression is, in evaluation order:
+    /// the default recursion of the tree walkers (scopes, definite assignment), which handle
+    /// names, lambdas and comprehensions themselves (those are not visited here: lambda bodies
+    /// and comprehension clauses run in scopes of their own).
+    pub fn for_each_operand<'a>(&'a self, f: &mut dyn FnMut(&'a Expr)) {
+        match self {
+            ExprKind::None
+            | ExprKind::True
+            | ExprKind::False
+            | ExprKind::Int(_)
+            | ExprKind::BigInt(_)
+            | ExprKind::Float(_)
+            | ExprKind::Str(_)
+            | ExprKind::Bytes(_)
+            | ExprKind::Name(_)
+            | ExprKind::Lambda(..)
+            | ExprKind::ListComp(..)
+            | ExprKind::SetComp(..)
+            | ExprKind::DictComp(..)
+            | ExprKind::GenExp(..) => {}
+            ExprKind::FString(parts) => fstring_operands(parts, f),
+            ExprKind::List(xs) | ExprKind::Tuple(xs) | ExprKind::Set(xs) => xs.iter().for_each(f),
+            ExprKind::Dict(items) => {
+                for it in items {
+                    match it {
+                        DictItem::Pair(k, v) => {
+                            f(k);
+                            f(v);
+                        }
+                        DictItem::Splat(m) => f(m),
+                    }
+                }
+            }
+            ExprKind::Starred(x) | ExprKind::Attr(x, _) | ExprKind::Unary(_, x) => f(x),
+            ExprKind::Subscript(x, i) | ExprKind::Binary(_, x, i) | ExprKind::BoolOp(_, x, i) => {
+                f(x);
+                f(i);
+            }
+            ExprKind::Slice { lower, upper, step } => [lower, upper, step].into_iter().flatten().for_each(|x| f(x)),
+            ExprKind::Call { func, args } => {
+                f(func);
+                for a in args {
+                    match a {
+                        Arg::Pos(x) | Arg::Star(x) | Arg::Kw(_, x) | Arg::StarStar(x) => f(x),
+                    }
+                }
+            }
+            ExprKind::Compare(first, rest) => {
+                f(first);
+                rest.iter().for_each(|(_, x)| f(x));
+            }
+            ExprKind::IfExp { test, body, orelse } => {
+                f(test);
+                f(body);
+                f(orelse);
+            }
+        }
+    }
+}
+
+/// The replacement-field expressions of f-string parts, nested specs included.
+fn fstring_operands<'a>(parts: &'a [FPart], f: &mut dyn FnMut(&'a Expr)) {
+    for p in parts {
+        if let FPart::Expr { value, spec, .. } = p {
+            f(value);
+            fstring_operands(spec, f);
+        }
+    }
+}
+
 impl Expr {
     pub fn new(kind: ExprKind, span: Span) -> Expr {
         Expr { kind, span }

@@ -717,65 +717,7 @@ impl<'s, 't, 'a> Analyzer<'s, 't, 'a> {
 
     fn expr(&mut self, e: &'a Expr) {
         match &e.kind {
-            ExprKind::None
-            | ExprKind::True
-            | ExprKind::False
-            | ExprKind::Int(_)
-            | ExprKind::BigInt(_)
-            | ExprKind::Float(_)
-            | ExprKind::Str(_)
-            | ExprKind::Bytes(_) => {}
-            ExprKind::FString(parts) => self.fparts(parts),
             ExprKind::Name(n) => self.read(e, n),
-            ExprKind::List(xs) | ExprKind::Tuple(xs) | ExprKind::Set(xs) => {
-                for x in xs {
-                    self.expr(x);
-                }
-            }
-            ExprKind::Dict(items) => {
-                for it in items {
-                    match it {
-                        DictItem::Pair(k, v) => {
-                            self.expr(k);
-                            self.expr(v);
-                        }
-                        DictItem::Splat(m) => self.expr(m),
-                    }
-                }
-            }
-            ExprKind::Starred(x) | ExprKind::Attr(x, _) | ExprKind::Unary(_, x) => self.expr(x),
-            ExprKind::Subscript(x, i) => {
-                self.expr(x);
-                self.expr(i);
-            }
-            ExprKind::Slice { lower, upper, step } => {
-                for x in [lower, upper, step].into_iter().flatten() {
-                    self.expr(x);
-                }
-            }
-            ExprKind::Call { func, args } => {
-                self.expr(func);
-                for a in args {
-                    match a {
-                        Arg::Pos(x) | Arg::Star(x) | Arg::Kw(_, x) | Arg::StarStar(x) => self.expr(x),
-                    }
-                }
-            }
-            ExprKind::Binary(_, a, b) | ExprKind::BoolOp(_, a, b) => {
-                self.expr(a);
-                self.expr(b);
-            }
-            ExprKind::Compare(first, rest) => {
-                self.expr(first);
-                for (_, x) in rest {
-                    self.expr(x);
-                }
-            }
-            ExprKind::IfExp { test, body, orelse } => {
-                self.expr(test);
-                self.expr(body);
-                self.expr(orelse);
-            }
             ExprKind::Lambda(params, body) => {
                 self.defaults(params);
                 if let Some(sid) = self.tree().scope_of(e) {
@@ -792,15 +734,7 @@ impl<'s, 't, 'a> Analyzer<'s, 't, 'a> {
                     self.site(sid, Body::GenExp(elt, gens));
                 }
             }
-        }
-    }
-
-    fn fparts(&mut self, parts: &'a [FPart]) {
-        for p in parts {
-            if let FPart::Expr { value, spec, .. } = p {
-                self.expr(value);
-                self.fparts(spec);
-            }
+            other => other.for_each_operand(&mut |x| self.expr(x)),
         }
     }
 

@@ -524,84 +524,12 @@ impl<'a> Collector<'a> {
         });
     }
 
-    fn fparts(&mut self, parts: &[FPart]) {
-        for p in parts {
-            if let FPart::Expr { value, spec, .. } = p {
-                self.expr(value);
-                self.fparts(spec);
-            }
-        }
-    }
-
     fn expr(&mut self, e: &Expr) {
         match &e.kind {
-            ExprKind::None
-            | ExprKind::True
-            | ExprKind::False
-            | ExprKind::Int(_)
-            | ExprKind::BigInt(_)
-            | ExprKind::Float(_)
-            | ExprKind::Str(_)
-            | ExprKind::Bytes(_) => {}
-            ExprKind::FString(parts) => self.fparts(parts),
             ExprKind::Name(n) => self.use_name(n),
-            ExprKind::List(xs) | ExprKind::Tuple(xs) | ExprKind::Set(xs) => {
-                for x in xs {
-                    self.expr(x);
-                }
-            }
-            ExprKind::Dict(items) => {
-                for it in items {
-                    match it {
-                        DictItem::Pair(k, v) => {
-                            self.expr(k);
-                            self.expr(v);
-                        }
-                        DictItem::Splat(m) => self.expr(m),
-                    }
-                }
-            }
-            ExprKind::Starred(x) => self.expr(x),
-            ExprKind::Attr(x, _) => self.expr(x),
-            ExprKind::Subscript(x, i) => {
-                self.expr(x);
-                self.expr(i);
-            }
-            ExprKind::Slice { lower, upper, step } => {
-                for x in [lower, upper, step].into_iter().flatten() {
-                    self.expr(x);
-                }
-            }
-            ExprKind::Call { func, args } => {
-                if args.is_empty() {
-                    if let ExprKind::Name(n) = &func.kind {
-                        if n == "super" {
-                            self.note_super();
-                        }
-                    }
-                }
+            ExprKind::Call { func, args } if args.is_empty() && matches!(&func.kind, ExprKind::Name(n) if n == "super") => {
+                self.note_super();
                 self.expr(func);
-                for a in args {
-                    match a {
-                        Arg::Pos(x) | Arg::Star(x) | Arg::Kw(_, x) | Arg::StarStar(x) => self.expr(x),
-                    }
-                }
-            }
-            ExprKind::Unary(_, x) => self.expr(x),
-            ExprKind::Binary(_, a, b) | ExprKind::BoolOp(_, a, b) => {
-                self.expr(a);
-                self.expr(b);
-            }
-            ExprKind::Compare(first, rest) => {
-                self.expr(first);
-                for (_, x) in rest {
-                    self.expr(x);
-                }
-            }
-            ExprKind::IfExp { test, body, orelse } => {
-                self.expr(test);
-                self.expr(body);
-                self.expr(orelse);
             }
             ExprKind::Lambda(params, body) => {
                 self.defaults(params);
@@ -616,6 +544,7 @@ impl<'a> Collector<'a> {
             }
             ExprKind::DictComp(k, v, gens) => self.comprehension(e, ScopeKind::Comprehension, gens, &[k, v]),
             ExprKind::GenExp(elt, gens) => self.comprehension(e, ScopeKind::Generator, gens, &[elt]),
+            other => other.for_each_operand(&mut |x| self.expr(x)),
         }
     }
 

@@ -968,33 +968,43 @@ pub mod deep_drop {
 
     /// Drop `items` (the contents of a container being dropped).
     pub fn drop_items<I: IntoIterator<Item = Value>>(items: I) {
-        let d = DEPTH.with(|d| d.get());
-        if d >= MAX_DEPTH {
-            PARKED.with(|p| {
-                if let Ok(mut p) = p.try_borrow_mut() {
-                    p.extend(items);
-                }
-            });
-            return;
-        }
-        DEPTH.with(|c| c.set(d + 1));
-        drop(items.into_iter());
-        finish(d);
+        at_level(|park| {
+            if park {
+                PARKED.with(|p| {
+                    if let Ok(mut p) = p.try_borrow_mut() {
+                        p.extend(items);
+                    }
+                });
+            } else {
+                drop(items.into_iter());
+            }
+        });
     }
 
     /// Drop a native iterator (and the values it holds) under the same depth accounting.
     pub fn drop_native(it: Box<dyn NativeIter>) {
+        at_level(|park| {
+            if park {
+                PARKED_ITERS.with(|p| {
+                    if let Ok(mut p) = p.try_borrow_mut() {
+                        p.push(it);
+                    }
+                });
+            } else {
+                drop(it);
+            }
+        });
+    }
+
+    /// Run `free(park)` one level deeper: `park` is true past `MAX_DEPTH`, where `free` must
+    /// park what it holds instead of dropping it.
+    fn at_level(free: impl FnOnce(bool)) {
         let d = DEPTH.with(|d| d.get());
         if d >= MAX_DEPTH {
-            PARKED_ITERS.with(|p| {
-                if let Ok(mut p) = p.try_borrow_mut() {
-                    p.push(it);
-                }
-            });
-            return;
+            return free(true);
         }
         DEPTH.with(|c| c.set(d + 1));
-        drop(it);
+        free(false);
         finish(d);
     }
 

@@ -62,6 +62,17 @@ fn lambda_and_ifexp_chains() {
 }
 
 #[test]
+fn long_chains_below_the_limit_are_fine() {
+    // 900 terms: a left-deep tree of depth 900, under the limit of 1,000.
+    assert!(parse_module(&format!("x = 1{}\n", " + 1".repeat(899)), "t.ask").is_ok());
+    let mut s = String::from("if a:\n  pass\n");
+    for _ in 0..900 {
+        s.push_str("elif a:\n  pass\n");
+    }
+    assert!(parse_module(&s, "t.ask").is_ok());
+}
+
+#[test]
 fn elif_chain() {
     let mut s = String::from("if a:\n  pass\n");
     for _ in 0..N {

@@ -387,7 +387,9 @@ fn seq_bounds(start: Option<&Value>, end: Option<&Value>, n: i64) -> VmResult<(i
 
 /// Sort `items` in place by `key` (or the items themselves), stable, optionally reversed.
 pub fn sort_values(vm: &mut Vm, items: &mut Vec<Value>, key: &Value, reverse: bool) -> VmResult<()> {
-    if items.len() < 2 {
+    // Python calls `key` once per item even when there is nothing to reorder (a key with side
+    // effects, or one that raises, behaves the same for one item as for many).
+    if items.len() < 2 && (key.is_none() || items.is_empty()) {
         return Ok(());
     }
     let keys: Option<Vec<Value>> = if key.is_none() {

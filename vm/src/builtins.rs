@@ -271,7 +271,10 @@ pub fn is_instance_of(vm: &Vm, v: &Value, cls: &Rc<Class>) -> bool {
     match v {
         Value::Instance(i) => i.class.is_subclass_of(cls),
         // Native objects are instances of the native class carrying their type name.
-        Value::Object(o) => o.type_name() == cls.name.s || o.type_name().rsplit('.').next() == Some(cls.name.s.as_str()),
+        Value::Object(o) => {
+            let want = cls.name.s.as_str();
+            o.type_name() == want || o.type_name().rsplit('.').next() == Some(want) || o.base_type_names().contains(&want)
+        }
         _ => match type_of(vm, v) {
             Value::Class(c) => c.is_subclass_of(cls),
             _ => false,

@@ -532,6 +532,11 @@ pub trait NativeIter {
 pub trait NativeObject: Any {
     /// Python's `type(x).__name__`.
     fn type_name(&self) -> &str;
+    /// Names of the Python base classes of this type that `isinstance` should accept
+    /// (`datetime` is a `date`).
+    fn base_type_names(&self) -> &'static [&'static str] {
+        &[]
+    }
     /// `obj.name` (methods are returned as bound `Native` values).
     fn get_attr(&self, _vm: &mut crate::Vm, _this: &Value, _name: &str) -> VmResult<Option<Value>> {
         Ok(None)

@@ -1108,6 +1108,9 @@ impl NativeObject for DateTime {
     fn type_name(&self) -> &str {
         "datetime"
     }
+    fn base_type_names(&self) -> &'static [&'static str] {
+        &["date"]
+    }
     fn repr(&self) -> String {
         self.repr_s()
     }
@@ -1764,7 +1767,8 @@ pub fn module(_vm: &mut Vm) -> Value {
     dt_attrs.push(("date", Value::Class(date_cls.clone())));
     dt_attrs.push(("time", Value::Class(time_cls.clone())));
     dt_attrs.push(("timezone", Value::Class(tz_cls.clone())));
-    let dt_cls = util::class("datetime", None, dt_attrs);
+    // `datetime` derives from `date`, as in Python (`issubclass(datetime, date)`).
+    let dt_cls = util::class("datetime", Some(date_cls.clone()), dt_attrs);
     dt_cls.attrs.borrow_mut().insert(Rc::from("datetime"), Value::Class(dt_cls.clone()));
     let mut attrs = vec![
         ("datetime", Value::Class(dt_cls)),

@@ -38,8 +38,10 @@ pub(crate) const WINDOW: usize = 520;
 /// One activation of an Ask function.
 pub(crate) struct Frame {
     closure: Rc<Closure>,
-    /// Next instruction to execute (saved while another frame runs).
-    pc: usize,
+    /// Next instruction to execute (saved while another frame runs), as a pointer into
+    /// `closure.func.code` (which the frame's `closure` keeps alive): resuming a caller is one
+    /// load, not closure → function → code plus an index.
+    ip: *const Instr,
     /// Absolute stack index of R[0].
     base: usize,
     /// Absolute stack index the result is written to.
@@ -50,6 +52,24 @@ pub(crate) struct Frame {
     /// handler cleanup. One flag, so the fast return path tests a byte instead of the
     /// handler and caught-exception stacks.
     guarded: bool,
+}
+
+impl Frame {
+    fn new(closure: Rc<Closure>, base: usize, ret: usize, is_init: bool) -> Frame {
+        let ip = closure.func.code;
+        Frame { closure, ip, base, ret, is_init, guarded: false }
+    }
+
+    /// Index of the next instruction.
+    fn pc(&self) -> usize {
+        // SAFETY: `ip` points into (or one past) this frame's code (see the field).
+        unsafe { self.ip.offset_from(self.closure.func.code) as usize }
+    }
+
+    /// Continue at instruction `pc` (a verified index into this frame's code).
+    fn set_pc(&mut self, pc: usize) {
+        self.ip = unsafe { self.closure.func.code.add(pc) };
+    }
 }
 
 struct Handler {
@@ -515,7 +535,7 @@ fn push_frame(
     reserve(task, base);
     let nregs = c.func.proto.nregs as usize;
     bind_args(&c, args, kw, &mut task.stack[base..base + nregs])?;
-    task.frames.push(Frame { closure: c, pc: 0, base, ret, is_init, guarded: false });
+    task.frames.push(Frame::new(c, base, ret, is_init));
     vm.depth += 1;
     Ok(())
 }
@@ -738,7 +758,7 @@ fn make_generator(vm: &mut Vm, c: &Rc<Closure>, args: Vec<Value>, kw: Vec<(Rc<St
     let base = 1;
     let nregs = c.func.proto.nregs as usize;
     bind_args(c, args, kw, &mut task.stack[base..base + nregs])?;
-    task.frames.push(Frame { closure: c.clone(), pc: 0, base, ret: 0, is_init: false, guarded: false });
+    task.frames.push(Frame::new(c.clone(), base, 0, false));
     let g = Generator { task, done: false };
     Ok(Value::Iter(Rc::new(RefCell::new(IterObj::Native(crate::value::NativeBox::new(g))))))
 }
@@ -817,7 +837,7 @@ fn unwind(vm: &mut Vm, task: &mut Task, mut e: Exc, stop: usize, mut reraise: bo
         if !reraise {
             if let Some(tb) = e.traceback_mut() {
                 let f = &task.frames[top];
-                tb.push(trace_entry(f, f.pc));
+                tb.push(trace_entry(f, f.pc()));
             }
         }
         reraise = false;
@@ -834,7 +854,7 @@ fn unwind(vm: &mut Vm, task: &mut Task, mut e: Exc, stop: usize, mut reraise: bo
             if catches {
                 task.caught.truncate(h.caught_depth);
                 task.caught.push((top, e));
-                task.frames[top].pc = h.target;
+                task.frames[top].set_pc(h.target);
                 return Ok(());
             }
         }
@@ -1268,9 +1288,9 @@ fn push_frame_inline(frames: &mut Vec<Frame>, f: Frame) {
     unsafe {
         let len = frames.len();
         let p = frames.as_mut_ptr().add(len);
-        let Frame { closure, pc, base, ret, is_init, guarded } = f;
+        let Frame { closure, ip, base, ret, is_init, guarded } = f;
         std::ptr::addr_of_mut!((*p).closure).write(closure);
-        std::ptr::addr_of_mut!((*p).pc).write(pc);
+        std::ptr::addr_of_mut!((*p).ip).write(ip);
         std::ptr::addr_of_mut!((*p).base).write(base);
         std::ptr::addr_of_mut!((*p).ret).write(ret);
         std::ptr::addr_of_mut!((*p).is_init).write(is_init);
@@ -1424,7 +1444,7 @@ macro_rules! frame_macros {
                 let f = $task.frames.last().expect("frame");
                 let fu: &Func = &f.closure.func;
                 $func = fu as *const Func;
-                $ip = unsafe { fu.code.add(f.pc) };
+                $ip = f.ip;
                 $regs = unsafe { $task.stack.as_mut_ptr().add(f.base) };
             }};
         }
@@ -1452,7 +1472,7 @@ macro_rules! frame_macros {
         #[allow(unused_macros)]
         macro_rules! save_pc {
             () => {
-                unsafe { $task.frames.last_mut().unwrap_unchecked().pc = pc!() };
+                unsafe { $task.frames.last_mut().unwrap_unchecked().ip = $ip };
             };
         }
     };
@@ -1595,7 +1615,7 @@ fn dispatch(vm: &mut Vm, task: &mut Task) -> VmResult<Exit> {
                         break 'inner recursion_error();
                     }
                     let fr = unsafe { task.frames.last_mut().unwrap_unchecked() };
-                    fr.pc = pc!();
+                    fr.ip = ip;
                     let cur_base = fr.base;
                     let base = cur_base + unsafe { &*func }.nregs;
                     reserve(task, base);
@@ -1615,7 +1635,7 @@ fn dispatch(vm: &mut Vm, task: &mut Task) -> VmResult<Exit> {
                     func = fu;
                     ip = unsafe { (*fu).code };
                     regs = callee;
-                    push_frame_inline(&mut task.frames, Frame { closure: c, pc: 0, base, ret: cur_base + a, is_init: false, guarded: false });
+                    push_frame_inline(&mut task.frames, Frame { closure: c, ip, base, ret: cur_base + a, is_init: false, guarded: false });
                     vm.depth += 1;
                     continue;
                 }};
@@ -1910,9 +1930,8 @@ fn dispatch(vm: &mut Vm, task: &mut Task) -> VmResult<Exit> {
                             drop(closure);
                             // Resume the caller (still at least one frame: no emptiness check).
                             let f = unsafe { task.frames.get_unchecked(nfr - 2) };
-                            let fu: &Func = &f.closure.func;
-                            func = fu as *const Func;
-                            ip = unsafe { fu.code.add(f.pc) };
+                            func = &*f.closure.func as *const Func;
+                            ip = f.ip;
                             regs = unsafe { st.add(f.base) };
                             continue;
                         }

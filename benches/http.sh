@@ -8,6 +8,7 @@
 #   benches/http.sh                          # 3 rounds × 10 s per route
 #   ROUNDS=1 DURATION=5 benches/http.sh      # quicker
 #   SHARED=/path/to/shared benches/http.sh
+#   ASK_BIN=/tmp/other/ask benches/http.sh   # A/B another build of ask against the same limit
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 shared="${SHARED:-}"
@@ -23,6 +24,7 @@ command -v taskset >/dev/null || { apt-get update -qq && apt-get install -y -qq 
 
 cd "$root"
 cargo build --release --quiet
+ask_bin="${ASK_BIN:-$root/target/release/ask}"
 work="$root/target/bench-http"
 mkdir -p "$work"
 # The shared folder is read-only: build hyper-limit from a copy.
@@ -39,7 +41,7 @@ routes=("list GET /products" "item GET /products/2" "echo POST /echo")
 
 start_server() { # name → sets PID
     case "$1" in
-        ask) (cd "$work/ask-ref" && exec taskset -c 0 "$root/target/release/ask" start app.ask --port $ASK_PORT) >"$work/ask.log" 2>&1 & ;;
+        ask) (cd "$work/ask-ref" && exec taskset -c 0 "$ask_bin" start app.ask --port $ASK_PORT) >"$work/ask.log" 2>&1 & ;;
         hyper) HYPER_LIMIT_THREADS=1 taskset -c 0 "$work/hyper-limit/target/release/hyper-limit" $HYPER_PORT >"$work/hyper.log" 2>&1 & ;;
     esac
     PID=$!

@@ -43,6 +43,11 @@ impl SourceLoader for MapLoader {
 /// Stack size of the compile thread.
 const COMPILE_STACK: usize = 256 << 20;
 
+/// Stack a caller of [`compile_program_here`] must have. The nesting limits (syntax trees 1,000
+/// deep, brackets 200, indentation 100) bound the compiler's recursion: the deepest shape we know
+/// (990 nested lambdas) needs between 1 and 2 MiB, so this is about a 4x margin.
+pub const COMPILE_STACK_HERE: usize = 8 << 20;
+
 /// Compile a program. `Ok` carries the program and the warnings; `Err` every error found.
 pub fn compile_program(entry_path: &str, loader: &mut dyn SourceLoader) -> Result<(Program, Vec<Diagnostic>), Vec<Diagnostic>> {
     let result = std::thread::scope(|s| {
@@ -59,6 +64,14 @@ pub fn compile_program(entry_path: &str, loader: &mut dyn SourceLoader) -> Resul
         Some(r) => r,
         None => Err(vec![Diagnostic::error(entry_path, Span::default(), "internal compiler error (the compiler crashed)")]),
     }
+}
+
+/// [`compile_program`] on the calling thread, for a caller that knows it has at least
+/// [`COMPILE_STACK_HERE`] bytes of stack left (a process's main thread under the usual 8 MiB
+/// limit). `ask run` uses it: a second thread costs start-up time, and its first allocation makes
+/// the allocator set up a second heap (a fresh huge page) that a short script never needs.
+pub fn compile_program_here(entry_path: &str, loader: &mut dyn SourceLoader) -> Result<(Program, Vec<Diagnostic>), Vec<Diagnostic>> {
+    compile_inner(entry_path, loader)
 }
 
 /// Compile a single source text (no includes or extends besides those the map provides).

@@ -94,8 +94,11 @@ pub(crate) enum Block<'a> {
 }
 
 pub(crate) struct LoopCtx {
-    /// Code index control continues at for `continue`.
-    continue_target: usize,
+    /// Code index control continues at for `continue`; `None` while it is not emitted yet (the
+    /// foot of a `for` loop), in which case the jumps collect in `continues`.
+    continue_target: Option<usize>,
+    /// `Jmp`s to patch to the continue target once it is known.
+    continues: Vec<usize>,
     /// `Jmp`s to patch to the loop's end.
     breaks: Vec<usize>,
     /// `blocks.len()` when the loop started.
@@ -704,7 +707,7 @@ impl<'a, 'd> Codegen<'a, 'd> {
                 let always = matches!(test.kind, ExprKind::True) || matches!(test.kind, ExprKind::Int(n) if n != 0);
                 let jf = if always { Vec::new() } else { self.jump_if_false(test) };
                 let depth = self.fr().blocks.len();
-                self.f().loops.push(LoopCtx { continue_target: head, breaks: Vec::new(), block_depth: depth });
+                self.f().loops.push(LoopCtx { continue_target: Some(head), continues: Vec::new(), breaks: Vec::new(), block_depth: depth });
                 self.stmts(body);
                 self.jmp_to(head);
                 let lp = self.f().loops.pop().expect("loop");
@@ -732,7 +735,15 @@ impl<'a, 'd> Codegen<'a, 'd> {
                 };
                 let (depth, target) = (lp.block_depth, lp.continue_target);
                 self.unwind(depth);
-                self.jmp_to(target);
+                match target {
+                    Some(t) => self.jmp_to(t),
+                    None => {
+                        let j = self.emit_jmp();
+                        if let Some(lp) = self.f().loops.last_mut() {
+                            lp.continues.push(j);
+                        }
+                    }
+                }
             }
             StmtKind::Pass => {}
             StmtKind::Return(value) => {
@@ -902,29 +913,34 @@ impl<'a, 'd> Codegen<'a, 'd> {
         }
     }
 
+    /// `for` compiles bottom-tested: `ForPrep; Jmp foot; body: …; foot: ForLoop; Jmp body`, so an
+    /// iteration costs one loop dispatch (`ForLoop` plus its `Jmp`, decoded in place).
     fn for_stmt(&mut self, target: &'a Expr, iter: &'a Expr, body: &'a [Stmt], orelse: &'a [Stmt]) {
         let state = self.alloc_n(3);
         self.expr_to(iter, state);
         let saved = self.fr().span;
         self.f().span = iter.span;
         self.emit(Instr::abc(Op::ForPrep, state, 0, 0));
-        let head = self.here();
+        let to_foot = self.emit_jmp();
+        self.f().span = saved;
+        let top = self.here();
         let (item, direct) = match self.simple_target_reg(target) {
             Some(r) => (r, true),
             None => (self.alloc(), false),
         };
-        self.emit(Instr::abc(Op::ForNext, state, item, 0));
-        let exit = self.emit_jmp();
-        self.f().span = saved;
         if !direct {
             self.store(target, item);
         }
         let depth = self.fr().blocks.len();
-        self.f().loops.push(LoopCtx { continue_target: head, breaks: Vec::new(), block_depth: depth });
+        self.f().loops.push(LoopCtx { continue_target: None, continues: Vec::new(), breaks: Vec::new(), block_depth: depth });
         self.stmts(body);
-        self.jmp_to(head);
         let lp = self.f().loops.pop().expect("loop");
-        self.patch_here(&[exit]);
+        self.patch_here(&lp.continues);
+        self.patch_here(&[to_foot]);
+        self.f().span = iter.span;
+        self.emit(Instr::abc(Op::ForLoop, state, item, 0));
+        self.jmp_to(top);
+        self.f().span = saved;
         self.stmts(orelse);
         self.patch_here(&lp.breaks);
     }

@@ -756,28 +756,27 @@ impl<'a, 'd> Codegen<'a, 'd> {
         self.f().regs.remove(&sid);
     }
 
+    /// One `for` clause of a comprehension, bottom-tested like a `for` statement; its `if`s
+    /// jump to the foot.
     fn comp_loops(&mut self, gens: &'a [Comprehension], i: usize, state: u8, body: &mut dyn FnMut(&mut Self)) {
         let g = &gens[i];
         let saved = self.fr().span;
         self.f().span = g.iter.span;
         self.emit(Instr::abc(Op::ForPrep, state, 0, 0));
-        let head = self.here();
+        let to_foot = self.emit_jmp();
+        self.f().span = saved;
+        let top = self.here();
         let mark = self.mark();
         let (item, direct) = match self.simple_target_reg(&g.target) {
             Some(r) => (r, true),
             None => (self.alloc(), false),
         };
-        self.emit(Instr::abc(Op::ForNext, state, item, 0));
-        let exit = self.emit_jmp();
-        self.f().span = saved;
         if !direct {
             self.store(&g.target, item);
         }
+        let mut skips = Vec::new();
         for cond in &g.ifs {
-            let jf = self.jump_if_false(cond);
-            for j in jf {
-                self.patch(j, head);
-            }
+            skips.extend(self.jump_if_false(cond));
         }
         if i + 1 < gens.len() {
             let next_state = self.alloc_n(3);
@@ -788,9 +787,13 @@ impl<'a, 'd> Codegen<'a, 'd> {
             body(self);
             self.free_to(m);
         }
+        self.patch_here(&skips);
+        self.patch_here(&[to_foot]);
+        self.f().span = g.iter.span;
+        self.emit(Instr::abc(Op::ForLoop, state, item, 0));
+        self.jmp_to(top);
+        self.f().span = saved;
         self.free_to(mark);
-        self.jmp_to(head);
-        self.patch_here(&[exit]);
     }
 
     // ------------------------------------------------------------------ conditions

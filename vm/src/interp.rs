@@ -1805,14 +1805,19 @@ fn dispatch(vm: &mut Vm, task: &mut Task) -> VmResult<Exit> {
                         }
                     }
                 }
-                Op::ForNext => {
-                    budget!();
+                Op::ForNext | Op::ForLoop => {
+                    // `ForLoop` takes its `Jmp` (back to the body) while there are items; the
+                    // taken backward jump already counts against the budget.
+                    let back = op == Op::ForLoop;
+                    if !back {
+                        budget!();
+                    }
                     let b = ins.b();
                     match &r!(a + 2) {
                         Value::Int(step) => {
                             let step = *step;
                             let (Value::Int(i), Value::Int(stop)) = (&r!(a), &r!(a + 1)) else {
-                                test!(false);
+                                test!(back);
                                 continue;
                             };
                             let (i, stop) = (*i, *stop);
@@ -1821,7 +1826,7 @@ fn dispatch(vm: &mut Vm, task: &mut Task) -> VmResult<Exit> {
                                 write_int(&mut r!(a), i.checked_add(step).unwrap_or(stop));
                                 write_int(&mut r!(b), i);
                             }
-                            test!(more);
+                            test!(more != back);
                         }
                         _ => match &r!(a + 1) {
                             Value::Int(idx) => {
@@ -1851,16 +1856,16 @@ fn dispatch(vm: &mut Vm, task: &mut Task) -> VmResult<Exit> {
                                     set_reg(&mut r!(b), item);
                                     write_int(&mut r!(a + 1), idx as i64 + 1);
                                 }
-                                test!(more);
+                                test!(more != back);
                             }
                             _ => {
                                 let it = r!(a).clone();
                                 match tri!(iter_next(vm, &it)) {
                                     Some(v) => {
                                         set_reg(&mut r!(b), v);
-                                        test!(true);
+                                        test!(!back);
                                     }
-                                    None => test!(false),
+                                    None => test!(back),
                                 }
                             }
                         },

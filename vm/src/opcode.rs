@@ -49,9 +49,11 @@
 //!   result is written back to `R[A]`. Arguments are consumed (their registers may be left
 //!   `None` after the call): never rely on their contents afterwards.
 //! - **Range/iterator loops** use three consecutive registers `R[A], R[A+1], R[A+2]` as loop
-//!   state: `ForPrep A` (iterable in `R[A]`), then at the loop head `ForNext A B; Jmp exit`
-//!   (next item into `R[B]`, `B` outside `A..=A+2`), body, `Jmp head`. The compiler must not touch
-//!   `R[A..=A+2]` inside the loop body.
+//!   state: `ForPrep A` (iterable in `R[A]`), `Jmp foot`, body, then at the foot
+//!   `ForLoop A B; Jmp body` (next item into `R[B]`, `B` outside `A..=A+2`; the `Jmp` is taken
+//!   while there are items, so an iteration costs one loop dispatch). `continue` jumps to the
+//!   foot. (`ForNext A B; Jmp exit` at the head with `Jmp head` at the end is the older, still
+//!   valid layout.) The compiler must not touch `R[A..=A+2]` inside the loop body.
 //! - **Exceptions**: `SetupExcept sJ` / `SetupFinally sJ` push a handler for the current frame;
 //!   `PopHandler` pops it when the protected body completes normally. When an exception unwinds to
 //!   a handler, the VM pops that handler, pushes the exception on the *caught* stack and jumps to
@@ -508,6 +510,10 @@ ops! {
     /// Push a handler at `pc + sJ` that catches only the `respond()`/`status()` signal (the
     /// `inner()` of a `decorator` block): its code reads the payload with `GetExc`.
     SetupRespond = SJ,
+    /// Loop step at the loop's foot (a test with the sense of `ForNext` reversed): `R[B] :=
+    /// next item` and take the following `Jmp` back to the body; when exhausted, skip it and fall
+    /// out of the loop. One dispatch per iteration instead of `ForNext` + a back `Jmp`.
+    ForLoop = ABC,
 }
 
 impl Op {
@@ -570,6 +576,7 @@ impl Op {
                 | Op::TestNeI
                 | Op::TestNone
                 | Op::ForNext
+                | Op::ForLoop
                 | Op::IterNext
         )
     }

@@ -19,9 +19,11 @@ use ask_vm::error::{Exc, ExcData};
 use ask_vm::value::ExcKind;
 use ask_vm::{Host, HostCall, Limits, Value, Vm, VmResult};
 
-/// See the `mimalloc` entry in Cargo.toml for why the binary does not use the system allocator.
+mod alloc;
+
+/// See `alloc.rs` for why the binary does not use the system allocator.
 #[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOC: alloc::Mimalloc = alloc::Mimalloc;
 
 const USAGE: &str = "\
 Ask — a small Python-like language for REST back-ends

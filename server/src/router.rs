@@ -14,6 +14,7 @@
 //! (strict otherwise: a route `/x` does not match `/x/`).
 
 use rustc_hash::FxHashMap;
+use smallvec::SmallVec;
 
 use ask_vm::route::ParamKind;
 
@@ -176,10 +177,21 @@ impl Router {
 
     fn lookup_exact(&self, method: &str, raw_path: &str) -> Match {
         let Some(trimmed) = raw_path.strip_prefix('/') else { return Match::NotFound };
-        let raw: Vec<&str> = trimmed.split('/').collect();
-        let decoded: Vec<std::borrow::Cow<'_, str>> = raw
+        // Segment lists live on the stack for the usual short paths (this runs per request).
+        // A byte loop rather than `str::split`'s generic searcher (both were visible per request).
+        let mut raw: SmallVec<[&str; 8]> = SmallVec::new();
+        let bytes = trimmed.as_bytes();
+        let mut start = 0;
+        for i in 0..=bytes.len() {
+            if i == bytes.len() || bytes[i] == b'/' {
+                raw.push(&trimmed[start..i]);
+                start = i + 1;
+            }
+        }
+        let escaped = bytes.contains(&b'%');
+        let decoded: SmallVec<[std::borrow::Cow<'_, str>; 8]> = raw
             .iter()
-            .map(|s| if s.contains('%') { std::borrow::Cow::Owned(percent_decode(s, false)) } else { std::borrow::Cow::Borrowed(*s) })
+            .map(|s| if escaped && s.contains('%') { std::borrow::Cow::Owned(percent_decode(s, false)) } else { std::borrow::Cow::Borrowed(*s) })
             .collect();
         let mut search = Search { method, raw: &raw, segs: &decoded, params: Vec::new(), allow: Vec::new() };
         if let Some(found) = search.walk(&self.root, 0) {
@@ -230,7 +242,7 @@ impl Search<'_> {
             }
         });
         if let Some((_, idx)) = chosen {
-            return Some(Match::Found { route: *idx, params: self.params.clone() });
+            return Some(Match::Found { route: *idx, params: std::mem::take(&mut self.params) });
         }
         for (m, _) in &eps.methods {
             self.allow.push(m.clone());

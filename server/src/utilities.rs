@@ -33,38 +33,88 @@ fn quick_set(vm: &mut Vm, args: &[Value], _kw: Kw) -> VmResult<Value> {
 
 /// `deep(list_of_dicts, {key: value})`: the first item whose fields equal the query's values,
 /// compared as text (so the string `'2'` from a path finds the int id `2`); `None` otherwise.
+/// Runs per request in typical item routes, so lists are walked in place, dict fields are read
+/// with one lookup, and str/int fields are compared without formatting through the VM.
 fn deep(vm: &mut Vm, args: &[Value], _kw: Kw) -> VmResult<Value> {
     let [items, query] = args else {
         return Err(Exc::type_error(format!("deep() takes 2 positional arguments but {} were given", args.len())));
     };
-    let keys = ops::collect(vm, query)?;
-    let mut wanted = Vec::with_capacity(keys.len());
-    for k in keys {
-        let v = ops::get_item(vm, query, &k)?;
-        wanted.push((k, format::to_str(vm, &v)?));
+    let mut wanted: Vec<(Value, Wanted)> = Vec::new();
+    if let Value::Dict(d) = query {
+        let pairs: Vec<(Value, Value)> = d.borrow().0.iter().map(|(k, v)| (k.0.clone(), v.clone())).collect();
+        for (k, v) in pairs {
+            let text = match v {
+                Value::Str(x) => Wanted::Str(x),
+                other => Wanted::Text(format::to_str(vm, &other)?),
+            };
+            wanted.push((k, text));
+        }
+    } else {
+        for k in ops::collect(vm, query)? {
+            let v = ops::get_item(vm, query, &k)?;
+            wanted.push((k, Wanted::Text(format::to_str(vm, &v)?)));
+        }
+    }
+    if let Value::List(list) = items {
+        // By index, re-borrowing each time: user code run by a comparison may change the list.
+        let mut i = 0;
+        loop {
+            let Some(item) = list.borrow().get(i).cloned() else { break };
+            if deep_matches(vm, &item, &wanted)? {
+                return Ok(item);
+            }
+            i += 1;
+        }
+        return Ok(Value::None);
     }
     for item in ops::collect(vm, items)? {
-        let mut all = true;
-        for (k, want) in &wanted {
-            let has = match &item {
-                Value::Dict(_) | Value::Instance(_) | Value::Object(_) => ops::contains(vm, &item, k).unwrap_or(false),
-                _ => false,
-            };
-            if !has {
-                all = false;
-                break;
-            }
-            let v = ops::get_item(vm, &item, k)?;
-            if format::to_str(vm, &v)? != *want {
-                all = false;
-                break;
-            }
-        }
-        if all {
+        if deep_matches(vm, &item, &wanted)? {
             return Ok(item);
         }
     }
     Ok(Value::None)
+}
+
+/// The text a `deep` query value is compared as (a string query value is used as it is).
+enum Wanted {
+    Str(Rc<StrObj>),
+    Text(String),
+}
+
+/// Whether every `(key, text)` of `wanted` is a field of `item` whose text is equal.
+fn deep_matches(vm: &mut Vm, item: &Value, wanted: &[(Value, Wanted)]) -> VmResult<bool> {
+    for (k, want) in wanted {
+        let want = match want {
+            Wanted::Str(x) => x.as_str(),
+            Wanted::Text(t) => t.as_str(),
+        };
+        let v = match item {
+            Value::Dict(d) => {
+                let Ok(key) = ops::dict_key(vm, d, k.clone()) else { return Ok(false) };
+                let found = d.borrow().0.get(&key).cloned();
+                match found {
+                    Some(v) => v,
+                    None => return Ok(false),
+                }
+            }
+            Value::Instance(_) | Value::Object(_) => {
+                if !ops::contains(vm, item, k).unwrap_or(false) {
+                    return Ok(false);
+                }
+                ops::get_item(vm, item, k)?
+            }
+            _ => return Ok(false),
+        };
+        let same = match &v {
+            Value::Str(x) => x.as_str() == want,
+            Value::Int(i) => itoa::Buffer::new().format(*i) == want,
+            _ => format::to_str(vm, &v)? == want,
+        };
+        if !same {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// `require_keys(keys, d)`: True when every key is in `d` (1.5.0 always answered False).

@@ -836,28 +836,39 @@ fn encode(vm: &mut Vm, v: &Value, out: &mut String, depth: usize) -> VmResult<()
     match v {
         Value::None => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Int(i) => {
-            use std::fmt::Write;
-            let _ = write!(out, "{i}");
-        }
+        Value::Int(i) => out.push_str(itoa::Buffer::new().format(*i)),
         Value::BigInt(b) => out.push_str(&b.to_string()),
         Value::Float(f) => out.push_str(&float_text(*f)),
         Value::Str(x) => write_str(out, x.as_str()),
+        // Lists and dicts are walked by index, re-borrowing per item (an `s()` method called
+        // while encoding may change them) instead of being copied whole first: the copy was the
+        // largest cost of encoding a small response.
         Value::List(l) => {
-            let items = l.borrow().clone();
-            encode_seq(vm, &items, out, depth)?;
-        }
-        Value::Tuple(t) => encode_seq(vm, t, out, depth)?,
-        Value::Dict(d) => {
-            let items: Vec<(Value, Value)> = d.borrow().iter().map(|(k, v)| (k.0.clone(), v.clone())).collect();
-            out.push('{');
-            for (i, (k, item)) in items.iter().enumerate() {
+            out.push('[');
+            let mut i = 0;
+            loop {
+                let Some(item) = l.borrow().get(i).cloned() else { break };
                 if i > 0 {
                     out.push(',');
                 }
-                match k {
+                encode(vm, &item, out, depth + 1)?;
+                i += 1;
+            }
+            out.push(']');
+        }
+        Value::Tuple(t) => encode_seq(vm, t, out, depth)?,
+        Value::Dict(d) => {
+            out.push('{');
+            let mut i = 0;
+            loop {
+                let Some((k, item)) = d.borrow().0.get_index(i).map(|(k, v)| (k.0.clone(), v.clone())) else { break };
+                if i > 0 {
+                    out.push(',');
+                }
+                i += 1;
+                match &k {
                     Value::Str(x) => write_str(out, x.as_str()),
-                    Value::Int(n) => write_str(out, &n.to_string()),
+                    Value::Int(n) => write_str(out, itoa::Buffer::new().format(*n)),
                     Value::BigInt(n) => write_str(out, &n.to_string()),
                     Value::Float(f) => write_str(out, &float_text(*f)),
                     Value::Bool(b) => write_str(out, if *b { "true" } else { "false" }),
@@ -865,7 +876,7 @@ fn encode(vm: &mut Vm, v: &Value, out: &mut String, depth: usize) -> VmResult<()
                     other => return Err(Exc::type_error(format!("keys must be str, int, float, bool or None, not {}", type_name(other)))),
                 }
                 out.push(':');
-                encode(vm, item, out, depth + 1)?;
+                encode(vm, &item, out, depth + 1)?;
             }
             out.push('}');
         }

@@ -1160,8 +1160,10 @@ fn arith_into(slot: *mut Value, op: ArithOp, x: &Value, y: &Value) -> bool {
 
 fn lookup_builtin(vm: &Vm, name: &str) -> VmResult<Value> {
     if let Some(t) = vm.current_task {
-        if let Some(v) = vm.task_locals.get(&t.0).and_then(|m| m.get(name)) {
-            return Ok(v.clone());
+        if let Some(locals) = vm.task_locals.get(&t.0) {
+            if let Some((_, v)) = locals.iter().find(|(n, _)| *n == name) {
+                return Ok(v.clone());
+            }
         }
     }
     match vm.builtins.get(name) {

@@ -95,7 +95,10 @@ pub struct Vm {
     pub(crate) route_handlers: Vec<Option<Value>>,
     pub(crate) tasks: FxHashMap<u32, Task>,
     pub(crate) next_task: u32,
-    pub(crate) task_locals: FxHashMap<u32, FxHashMap<Rc<str>, Value>>,
+    /// Host-provided names of each task (`body`, `auth`, …): a few per task, scanned linearly.
+    pub(crate) task_locals: FxHashMap<u32, Vec<(&'static str, Value)>>,
+    /// Emptied `task_locals` lists kept for the next task (no allocation per request).
+    spare_locals: Vec<Vec<(&'static str, Value)>>,
     /// The task whose code is running (for task-local built-in names).
     pub(crate) current_task: Option<TaskId>,
     /// Ask frames currently on the stacks of running (not parked) tasks: the call depth.
@@ -156,6 +159,7 @@ impl Vm {
             tasks: FxHashMap::default(),
             next_task: 1,
             task_locals: FxHashMap::default(),
+            spare_locals: Vec::new(),
             current_task: None,
             depth: 0,
             load_error: None,
@@ -267,13 +271,23 @@ impl Vm {
     /// Forget a task (finished or abandoned) and its task-local names.
     pub fn drop_task(&mut self, t: TaskId) {
         self.tasks.remove(&t.0);
-        self.task_locals.remove(&t.0);
+        if let Some(mut locals) = self.task_locals.remove(&t.0) {
+            if self.spare_locals.len() < 64 {
+                locals.clear();
+                self.spare_locals.push(locals);
+            }
+        }
     }
 
     /// Bind a request-scoped built-in name for one task (`body`, `args`, `auth`...). Looked up
     /// before `Vm::builtins` when code running in that task reads a name that is not a global.
-    pub fn set_task_local(&mut self, t: TaskId, name: &str, v: Value) {
-        self.task_locals.entry(t.0).or_default().insert(Rc::from(name), v);
+    pub fn set_task_local(&mut self, t: TaskId, name: &'static str, v: Value) {
+        let spare = &mut self.spare_locals;
+        let locals = self.task_locals.entry(t.0).or_insert_with(|| spare.pop().unwrap_or_default());
+        match locals.iter_mut().find(|(n, _)| *n == name) {
+            Some(slot) => slot.1 = v,
+            None => locals.push((name, v)),
+        }
     }
 
     /// The handler closure registered for `program.routes[i]` (after `run_main`).

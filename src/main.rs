@@ -42,6 +42,7 @@ Options for start/dev/FILE: --host HOST  --port PORT
 ";
 
 fn main() -> ExitCode {
+    // The process starts with small pages (and keeps them for small scripts); see `alloc.rs`.
     let args: Vec<String> = std::env::args().skip(1).collect();
     let code = run_cli(&args);
     ExitCode::from(code)
@@ -79,6 +80,7 @@ fn run_cli(args: &[String]) -> u8 {
             let opts = ServeOptions::parse(&args[1..], true);
             let file = opts.file.clone().unwrap_or_else(|| "main.ask".to_string());
             flush_stdout();
+            alloc::huge_pages(true);
             let dev = ask_server::dev::DevOptions { host: opts.host.clone(), port: opts.port, poll: opts.poll };
             ask_server::dev::run(std::path::Path::new(&file), dev, false).clamp(0, 255) as u8
         }
@@ -154,6 +156,7 @@ impl ServeOptions {
 // ================================================================================================
 fn serve(program: Program, file: &str, opts: &ServeOptions) -> u8 {
     flush_stdout();
+    alloc::huge_pages(true);
     let code = ask_server::serve_program(program, std::path::Path::new(file), opts.host.clone(), opts.port, opts.dev);
     code.clamp(0, 255) as u8
 }

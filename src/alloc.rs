@@ -34,8 +34,9 @@ const NATURAL_ALIGN: usize = 16;
 pub struct Mimalloc;
 
 /// Bytes requested (in total, not live) after which a process started with
-/// [`huge_pages_later`] gets huge pages.
-pub const HUGE_PAGES_AFTER: usize = 4 << 20;
+/// [`huge_pages_later`] gets huge pages. Start-up asks for ~70 KiB, a small web app's boot
+/// ~200 KiB.
+pub const HUGE_PAGES_AFTER: usize = 1 << 20;
 
 /// Set while huge pages are off and waiting for the heap to grow.
 static HUGE_PENDING: AtomicBool = AtomicBool::new(false);
@@ -144,16 +145,7 @@ pub fn huge_pages(on: bool) {
 
 #[cfg(test)]
 mod tests {
-    //!
-//! Transparent huge pages: mimalloc marks its arena `MADV_HUGEPAGE`, which makes big heaps
-//! (a 200,000-item list, a large dict) fault 2 MiB at a time instead of 4 KiB, worth ~10 % on
-//! such scripts. But the first touch of each 2 MiB region then zeroes all of it, and start-up
-//! touches a few scattered KiB in two regions: ~1 ms of a 2 ms `ask run` of an empty file.
-//! So the process starts with huge pages off ([`huge_pages_later`]) and the allocator turns them
-//! on once the program has asked for [`HUGE_PAGES_AFTER`] bytes: start-up and small scripts get
-//! small pages, a heap that grows gets huge ones. Servers turn them on at once ([`huge_pages`]).
-
-use std::alloc::{GlobalAlloc, Layout};
+    use std::alloc::{GlobalAlloc, Layout};
 
     #[test]
     fn every_layout_gets_its_alignment() {

@@ -527,6 +527,34 @@ impl<'a, 'd> Codegen<'a, 'd> {
         // `obj.method(args)` without a bound-method object.
         if let ExprKind::Attr(obj, name) = &func.kind {
             let is_super = matches!(&obj.kind, ExprKind::Call { func: f, args: a } if a.is_empty() && matches!(&f.kind, ExprKind::Name(n) if n == "super"));
+            // `xs.append(x)` on a local receiver with one plain argument: `CallMethodR` reads
+            // both registers in place (no moves into the call window). The argument is a
+            // literal, a local or an operator over those, so evaluating it cannot rebind the
+            // receiver (and `CallMethod` also looks the method up after the arguments).
+            if simple && !is_super && npos == 1 && extra.is_empty() {
+                if let (Some(rb), ExprKind::Name(recv_name), [Arg::Pos(arg)]) = (self.plain_local(obj), &obj.kind, args) {
+                    if self.fusable_arg(arg, 2) {
+                        self.check_read(obj, recv_name);
+                        let window = self.alloc_n(1);
+                        let rc = match (&arg.kind, self.plain_local(arg)) {
+                            (ExprKind::Name(n), Some(r)) => {
+                                self.check_read(arg, n);
+                                r
+                            }
+                            _ => {
+                                self.expr_to(arg, window);
+                                window
+                            }
+                        };
+                        let k = self.str_const(&name.name);
+                        self.f().span = span;
+                        self.emit(Instr::abc(Op::CallMethodR, base, rb, rc));
+                        self.emit(Instr::extra(k));
+                        self.finish_call(base, dst, mark, saved);
+                        return;
+                    }
+                }
+            }
             if simple && !is_super && npos < 200 {
                 self.expr_to(obj, base);
                 let argbase = self.alloc_n(npos);

@@ -91,6 +91,7 @@ fn proto(out: &mut String, p: &FuncProto, program: &Program, path: &str) {
             Op::Jmp | Op::SetupExcept | Op::SetupFinally | Op::SetupRespond => {
                 format!("to {}", pc as isize + 1 + ins.sj_off())
             }
+            Op::CallMethodR => p.code.get(pc + 1).map(|x| kname(x.ax())).unwrap_or_default(),
             Op::AddI | Op::SubI => format!("imm {}", ins.sc()),
             Op::Aug => format!("{:?}", Op::arith_op_from_code(ins.c() as u8)),
             Op::TestLtI | Op::TestLeI | Op::TestGtI | Op::TestGeI | Op::TestEqI | Op::TestNeI => {

@@ -248,6 +248,16 @@ pub fn verify(p: &FuncProto, parent: Option<&FuncProto>, program: &Program, modu
                     return err(pc, "bad module");
                 }
             }
+            Op::CallMethodR => {
+                match p.code.get(pc + 1) {
+                    Some(x) if x.op() == Some(Op::ExtraArg) && is_str(x.ax()) => {}
+                    _ => return err(pc, "bad CallMethodR"),
+                }
+                if ins.a() >= 255 {
+                    return err(pc, "bad CallMethodR window");
+                }
+                pc += 1;
+            }
             Op::AugGlobal => {
                 match p.code.get(pc + 1) {
                     Some(x) if x.op() == Some(Op::ExtraArg) && x.ax() < nglobals => {}
@@ -2021,27 +2031,50 @@ fn dispatch(vm: &mut Vm, task: &mut Task) -> VmResult<Exit> {
                     };
                     set_reg(&mut r!(a), v);
                 }
-                Op::CallMethod => {
-                    let nargs = ins.b();
-                    let kc = k8!(ins.c());
-                    budget!();
-                    let name = const_str(&k!(kc));
-                    // Fast path: list.append.
-                    if nargs == 1 {
-                        if let Value::List(l) = &r!(a) {
+                Op::CallMethod | Op::CallMethodR => {
+                    let (nargs, name) = if op == Op::CallMethodR {
+                        let kx = unsafe { *ip }.ax();
+                        ip = unsafe { ip.add(1) };
+                        budget!();
+                        let name = const_str(&k!(kx));
+                        let (b, c) = (ins.b(), ins.c());
+                        // Fast path: list.append straight from the registers, no call window.
+                        if let Value::List(l) = &r!(b) {
                             if name == "append" {
-                                let v = std::mem::take(&mut r!(a + 1));
+                                let v = fast_clone(&r!(c));
                                 l.borrow_mut().push(v);
-                                // Release the receiver copy the call set-up made: usually just a
-                                // refcount decrement (the list lives on in another register),
-                                // inlined instead of `set_reg`'s out-of-line general drop.
-                                if let Value::List(l) = std::mem::take(&mut r!(a)) {
-                                    drop(l);
-                                }
+                                set_reg(&mut r!(a), Value::None);
                                 continue;
                             }
                         }
-                    }
+                        // Anything else: build the window `CallMethod` expects.
+                        let (recv, arg) = (r!(b).clone(), r!(c).clone());
+                        set_reg(&mut r!(a), recv);
+                        set_reg(&mut r!(a + 1), arg);
+                        (1, name)
+                    } else {
+                        let nargs = ins.b();
+                        let kc = k8!(ins.c());
+                        budget!();
+                        let name = const_str(&k!(kc));
+                        // Fast path: list.append.
+                        if nargs == 1 {
+                            if let Value::List(l) = &r!(a) {
+                                if name == "append" {
+                                    let v = std::mem::take(&mut r!(a + 1));
+                                    l.borrow_mut().push(v);
+                                    // Release the receiver copy the call set-up made: usually
+                                    // just a refcount decrement (the list lives on in another
+                                    // register), inlined instead of `set_reg`'s general drop.
+                                    if let Value::List(l) = std::mem::take(&mut r!(a)) {
+                                        drop(l);
+                                    }
+                                    continue;
+                                }
+                            }
+                        }
+                        (nargs, name)
+                    };
                     save_pc!();
                     let obj = std::mem::take(&mut r!(a));
                     let target = match &obj {
@@ -2086,7 +2119,11 @@ fn dispatch(vm: &mut Vm, task: &mut Task) -> VmResult<Exit> {
         save_pc!();
         let err = match *err.0 {
             ExcData::Suspend(call) => {
-                let ins = unsafe { *ip.sub(1) };
+                // The suspended instruction; when it had an `ExtraArg` word, `ip` is past that.
+                let mut ins = unsafe { *ip.sub(1) };
+                if ins.op() == Some(Op::ExtraArg) {
+                    ins = unsafe { *ip.sub(2) };
+                }
                 let dest = task.frames.last().map(|f| f.base + ins.a()).unwrap_or(0);
                 if task.can_suspend {
                     task.pending = Some(dest);

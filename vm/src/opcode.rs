@@ -514,6 +514,10 @@ ops! {
     /// next item` and take the following `Jmp` back to the body; when exhausted, skip it and fall
     /// out of the loop. One dispatch per iteration instead of `ForNext` + a back `Jmp`.
     ForLoop = ABC,
+    /// `R[A] := R[B].name(R[C])`, `name` being `K[Ax]` of the `ExtraArg` word that always
+    /// follows. `R[B]` and `R[C]` are only read (no moves into a call window); `R[A]` and
+    /// `R[A+1]` are scratch. `list.append` runs in place, anything else as `CallMethod`.
+    CallMethodR = ABC,
 }
 
 impl Op {

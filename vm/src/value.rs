@@ -981,7 +981,15 @@ pub mod deep_drop {
                     }
                 });
             } else {
-                drop(items.into_iter());
+                // Immediates (ints, floats, bools, None) own nothing: skip their out-of-line
+                // drop call (a 200,000-int list used to spend ~5 % of a short script here).
+                for v in items {
+                    if matches!(v, Value::None | Value::Bool(_) | Value::Int(_) | Value::Float(_)) {
+                        std::mem::forget(v);
+                    } else {
+                        drop(v);
+                    }
+                }
             }
         });
     }

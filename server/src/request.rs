@@ -24,8 +24,6 @@ pub struct RequestData {
     /// The path without the query string, still percent-encoded as sent.
     pub path: String,
     pub query: String,
-    /// `http://host/path?query` as the client addressed it.
-    pub url: String,
     pub remote_addr: String,
     pub headers: HeaderMap,
     /// The parsed JSON body (`None` without a JSON body).
@@ -37,6 +35,22 @@ pub struct RequestData {
     pub files: Vec<UploadedFile>,
     /// The raw body bytes.
     pub raw: Bytes,
+}
+
+impl RequestData {
+    /// `http://host/path?query` as the client addressed it (built on demand: few handlers ask).
+    pub fn url(&self) -> String {
+        let host = self.headers.get(hyper::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+        let mut url = String::with_capacity(8 + host.len() + self.path.len() + self.query.len() + 1);
+        for part in ["http://", host, self.path.as_str()] {
+            url.push_str(part);
+        }
+        if !self.query.is_empty() {
+            url.push('?');
+            url.push_str(&self.query);
+        }
+        url
+    }
 }
 
 /// What kind of body a `Content-Type` announces.

@@ -609,7 +609,7 @@ impl NativeObject for RequestObj {
             "method" => s(&r.method),
             "path" => s(&crate::router::percent_decode(&r.path, false)),
             "full_path" => s(&if r.query.is_empty() { r.path.clone() } else { format!("{}?{}", r.path, r.query) }),
-            "url" => s(&r.url),
+            "url" => s(&r.url()),
             "query_string" => s(&r.query),
             "remote_addr" => s(&r.remote_addr),
             "content_type" => r.headers.get("content-type").map(|v| s(&String::from_utf8_lossy(v.as_bytes()))).unwrap_or(Value::None),
@@ -622,7 +622,7 @@ impl NativeObject for RequestObj {
         }))
     }
     fn repr(&self) -> String {
-        format!("<Request {} {}>", py_str_repr(&self.req.url), self.req.method)
+        format!("<Request {} {}>", py_str_repr(&self.req.url()), self.req.method)
     }
     fn as_any(&self) -> &dyn std::any::Any {
         self

@@ -66,14 +66,18 @@ pub enum BodyKind {
 pub fn body_kind(content_type: Option<&str>) -> BodyKind {
     let Some(ct) = content_type else { return BodyKind::Other };
     let mut parts = ct.split(';');
-    let mime = parts.next().unwrap_or("").trim().to_ascii_lowercase();
-    if mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json")) {
+    // Compared without lowering a copy (this runs for every request with a body).
+    let mime = parts.next().unwrap_or("").trim();
+    let is = |m: &str| mime.eq_ignore_ascii_case(m);
+    let has_prefix = |p: &str| mime.len() >= p.len() && mime.as_bytes()[..p.len()].eq_ignore_ascii_case(p.as_bytes());
+    let has_suffix = |x: &str| mime.len() >= x.len() && mime.as_bytes()[mime.len() - x.len()..].eq_ignore_ascii_case(x.as_bytes());
+    if is("application/json") || (has_prefix("application/") && has_suffix("+json")) {
         return BodyKind::Json;
     }
-    if mime == "application/x-www-form-urlencoded" {
+    if is("application/x-www-form-urlencoded") {
         return BodyKind::Form;
     }
-    if mime == "multipart/form-data" {
+    if is("multipart/form-data") {
         for p in parts {
             if let Some((k, v)) = p.split_once('=') {
                 if k.trim().eq_ignore_ascii_case("boundary") {
@@ -232,6 +236,11 @@ mod tests {
         assert_eq!(body_kind(Some("application/json; charset=utf-8")), BodyKind::Json);
         assert_eq!(body_kind(Some("application/vnd.api+json")), BodyKind::Json);
         assert_eq!(body_kind(Some("text/plain")), BodyKind::Other);
+        assert_eq!(body_kind(Some(" Application/JSON ")), BodyKind::Json);
+        assert_eq!(body_kind(Some("APPLICATION/Problem+JSON")), BodyKind::Json);
+        assert_eq!(body_kind(Some("+json")), BodyKind::Other);
+        assert_eq!(body_kind(Some("Application/X-WWW-Form-Urlencoded")), BodyKind::Form);
+        assert_eq!(body_kind(Some("Multipart/Form-Data; Boundary=x")), BodyKind::Multipart("x".into()));
         assert_eq!(body_kind(Some("multipart/form-data; boundary=\"abc\"")), BodyKind::Multipart("abc".into()));
     }
 

@@ -69,7 +69,7 @@ pub fn compile_program(entry_path: &str, loader: &mut dyn SourceLoader) -> Resul
 /// [`compile_program`] on the calling thread, for a caller that knows it has at least
 /// [`COMPILE_STACK_HERE`] bytes of stack left (a process's main thread under the usual 8 MiB
 /// limit). `ask run` uses it: a second thread costs start-up time, and its first allocation makes
-/// the allocator set up a second heap (a fresh huge page) that a short script never needs.
+/// the allocator set up a second heap that a short script never needs.
 pub fn compile_program_here(entry_path: &str, loader: &mut dyn SourceLoader) -> Result<(Program, Vec<Diagnostic>), Vec<Diagnostic>> {
     compile_inner(entry_path, loader)
 }

@@ -40,20 +40,12 @@ fn deep(vm: &mut Vm, args: &[Value], _kw: Kw) -> VmResult<Value> {
         return Err(Exc::type_error(format!("deep() takes 2 positional arguments but {} were given", args.len())));
     };
     let mut wanted: Vec<(Value, Wanted)> = Vec::new();
-    if let Value::Dict(d) = query {
-        let pairs: Vec<(Value, Value)> = d.borrow().0.iter().map(|(k, v)| (k.0.clone(), v.clone())).collect();
-        for (k, v) in pairs {
-            let text = match v {
-                Value::Str(x) => Wanted::Str(x),
-                other => Wanted::Text(format::to_str(vm, &other)?),
-            };
-            wanted.push((k, text));
-        }
-    } else {
-        for k in ops::collect(vm, query)? {
-            let v = ops::get_item(vm, query, &k)?;
-            wanted.push((k, Wanted::Text(format::to_str(vm, &v)?)));
-        }
+    for k in ops::collect(vm, query)? {
+        let text = match ops::get_item(vm, query, &k)? {
+            Value::Str(x) => Wanted::Str(x),
+            other => Wanted::Text(format::to_str(vm, &other)?),
+        };
+        wanted.push((k, text));
     }
     if let Value::List(list) = items {
         // By index, re-borrowing each time: user code run by a comparison may change the list.

@@ -843,20 +843,8 @@ fn encode(vm: &mut Vm, v: &Value, out: &mut String, depth: usize) -> VmResult<()
         // Lists and dicts are walked by index, re-borrowing per item (an `s()` method called
         // while encoding may change them) instead of being copied whole first: the copy was the
         // largest cost of encoding a small response.
-        Value::List(l) => {
-            out.push('[');
-            let mut i = 0;
-            loop {
-                let Some(item) = l.borrow().get(i).cloned() else { break };
-                if i > 0 {
-                    out.push(',');
-                }
-                encode(vm, &item, out, depth + 1)?;
-                i += 1;
-            }
-            out.push(']');
-        }
-        Value::Tuple(t) => encode_seq(vm, t, out, depth)?,
+        Value::List(l) => encode_seq(vm, out, depth, |i| l.borrow().get(i).cloned())?,
+        Value::Tuple(t) => encode_seq(vm, out, depth, |i| t.get(i).cloned())?,
         Value::Dict(d) => {
             out.push('{');
             let mut i = 0;
@@ -904,13 +892,15 @@ fn encode(vm: &mut Vm, v: &Value, out: &mut String, depth: usize) -> VmResult<()
     Ok(())
 }
 
-fn encode_seq(vm: &mut Vm, items: &[Value], out: &mut String, depth: usize) -> VmResult<()> {
+fn encode_seq(vm: &mut Vm, out: &mut String, depth: usize, item: impl Fn(usize) -> Option<Value>) -> VmResult<()> {
     out.push('[');
-    for (i, it) in items.iter().enumerate() {
+    let mut i = 0;
+    while let Some(it) = item(i) {
         if i > 0 {
             out.push(',');
         }
-        encode(vm, it, out, depth + 1)?;
+        encode(vm, &it, out, depth + 1)?;
+        i += 1;
     }
     out.push(']');
     Ok(())

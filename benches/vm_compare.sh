@@ -13,12 +13,14 @@ cd "$root"
 for tool in lua5.4 hyperfine; do
     command -v "$tool" >/dev/null || { apt-get update -qq && apt-get install -y -qq lua5.4 hyperfine; break; }
 done
-cargo build --profile dist --quiet
+# The shipped binary (`cargo dist`, .cargo/config.toml): dist profile, static PIE.
+cargo dist --quiet
+ask="$root/target/$(rustc -vV | sed -n 's/^host: //p')/dist/ask"
 out="${OUT:-$root/target/bench-vm}"
 mkdir -p "$out"
 python3 "$shared/bench/vm/vm_anchors.py" \
     --runs "${RUNS:-11}" \
-    --interp "ask|python|py|$root/target/dist/ask run {file}" \
+    --interp "ask|python|py|$ask run {file}" \
     --only "ask,python3,lua5.4" \
     --md "$out/vm.md" --json "$out/vm.json"
 cat "$out/vm.md"

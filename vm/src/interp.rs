@@ -1288,25 +1288,32 @@ fn instance_method(vm: &mut Vm, obj: &Value, i: &Rc<Instance>, name: &str) -> Vm
 // ---------------------------------------------------------------------------------------------
 // The loop.
 
-/// `Vec::push` kept inline (the generic one is an out-of-line call on the hottest path).
+/// Make room for one more frame (out of line: the frame stack grows rarely).
+#[cold]
+#[inline(never)]
+fn grow_frames(frames: &mut Vec<Frame>) {
+    frames.reserve(64);
+}
+
+/// Push a plain call's frame, `Vec::push` kept inline (the generic one is an out-of-line call
+/// on the hottest path). The caller has made room with [`grow_frames`] first: with no
+/// allocation (nor its unwind path) between building the fields and storing them, they go
+/// straight from registers into the slot instead of through a `Frame` on the stack.
 #[inline(always)]
-fn push_frame_inline(frames: &mut Vec<Frame>, f: Frame) {
-    if frames.len() == frames.capacity() {
-        frames.reserve(64);
-    }
-    // SAFETY: capacity > len was just ensured; the slot is initialised before `set_len`.
-    // Fields are written one by one: building the `Frame` on the stack and copying it wide
-    // reloads the just-stored `is_init` byte as a word (a store-forwarding stall per call).
+fn push_plain_frame(frames: &mut Vec<Frame>, closure: Rc<Closure>, ip: *const Instr, base: usize, ret: usize) {
+    debug_assert!(frames.len() < frames.capacity());
+    // SAFETY: capacity > len (see above); the slot is initialised field by field before
+    // `set_len`. Field by field also because building the `Frame` on the stack and copying it
+    // wide reloads the just-stored flag bytes as a word (a store-forwarding stall per call).
     unsafe {
         let len = frames.len();
         let p = frames.as_mut_ptr().add(len);
-        let Frame { closure, ip, base, ret, is_init, guarded } = f;
         std::ptr::addr_of_mut!((*p).closure).write(closure);
         std::ptr::addr_of_mut!((*p).ip).write(ip);
         std::ptr::addr_of_mut!((*p).base).write(base);
         std::ptr::addr_of_mut!((*p).ret).write(ret);
-        std::ptr::addr_of_mut!((*p).is_init).write(is_init);
-        std::ptr::addr_of_mut!((*p).guarded).write(guarded);
+        std::ptr::addr_of_mut!((*p).is_init).write(false);
+        std::ptr::addr_of_mut!((*p).guarded).write(false);
         frames.set_len(len + 1);
     }
 }
@@ -1417,30 +1424,40 @@ const NONE_TAG: u8 = unsafe { *(&Value::None as *const Value as *const u8) };
 /// OR of their tag bytes is an immediate's tag only if all four are immediates (their tags
 /// are 0..=3, and every heap variant's tag is >= 4), and then four one-byte stores suffice:
 /// cheaper than a test-and-branch per register on the hottest path of every call.
+///
+/// `n` is rounded up to a multiple of four, so there is no one-at-a-time tail: the registers
+/// past a frame's window are None (the same invariant) and lie inside the stack (it extends
+/// `WINDOW` slots past every base), so clearing them again changes nothing.
 #[inline(always)]
 fn clear_regs(regs: *mut Value, n: usize) {
-    const _: () = assert!(NONE_TAG == 0 && INT_TAG < 4);
-    let tag = |i: usize| unsafe { *(regs.add(i) as *const u8) };
-    let mut i = 0;
-    while i + 4 <= n {
-        if tag(i) | tag(i + 1) | tag(i + 2) | tag(i + 3) < 4 {
-            // SAFETY: all four are immediates (own nothing); writing the None tag byte turns
-            // each into a valid `Value::None` (its payload bytes are padding).
-            unsafe {
-                for j in i..i + 4 {
-                    *(regs.add(j) as *mut u8) = NONE_TAG;
+    // nregs <= 256 (`verify`), so the rounded-up count stays inside the window.
+    const _: () = assert!(NONE_TAG == 0 && INT_TAG < 4 && WINDOW >= 256 + 4);
+    let tag = |p: *mut Value, i: usize| unsafe { p.add(i) as *mut u8 };
+    let mut p = regs;
+    // SAFETY: `end` and every group start lie inside the window (see above).
+    let end = unsafe { regs.add(n) };
+    // A do-while: every frame has at least one register, and the common case (up to four
+    // registers) is then one pass without a loop test up front.
+    loop {
+        // SAFETY: as above; the four registers are initialised values.
+        unsafe {
+            if *tag(p, 0) | *tag(p, 1) | *tag(p, 2) | *tag(p, 3) < 4 {
+                // All four are immediates (own nothing): writing the None tag byte turns each
+                // into a valid `Value::None` (its payload bytes are padding).
+                *tag(p, 0) = NONE_TAG;
+                *tag(p, 1) = NONE_TAG;
+                *tag(p, 2) = NONE_TAG;
+                *tag(p, 3) = NONE_TAG;
+            } else {
+                for j in 0..4 {
+                    set_reg(&mut *p.add(j), Value::None);
                 }
             }
-        } else {
-            for j in i..i + 4 {
-                set_reg(unsafe { &mut *regs.add(j) }, Value::None);
-            }
+            p = p.add(4);
         }
-        i += 4;
-    }
-    while i < n {
-        set_reg(unsafe { &mut *regs.add(i) }, Value::None);
-        i += 1;
+        if p >= end {
+            break;
+        }
     }
 }
 
@@ -1520,10 +1537,13 @@ macro_rules! flow_macros {
         #[allow(unused_macros)]
         macro_rules! budget {
             () => {
-                if $vm.budget == 0 {
+                // One `sub` and a branch on its borrow: the budget is 0 only when exhausted.
+                let (left, out) = $vm.budget.overflowing_sub(1);
+                $vm.budget = left;
+                if out {
+                    $vm.budget = 0;
                     break $inner Exc::limit(LimitKind::Instructions);
                 }
-                $vm.budget -= 1;
             };
         }
         // Take the following Jmp when `$cond` is false.
@@ -1626,6 +1646,9 @@ fn dispatch(vm: &mut Vm, task: &mut Task) -> VmResult<Exit> {
                     if vm.depth >= vm.limits.max_depth {
                         break 'inner recursion_error();
                     }
+                    if task.frames.len() == task.frames.capacity() {
+                        grow_frames(&mut task.frames);
+                    }
                     let fr = unsafe { task.frames.last_mut().unwrap_unchecked() };
                     fr.ip = ip;
                     let cur_base = fr.base;
@@ -1636,18 +1659,24 @@ fn dispatch(vm: &mut Vm, task: &mut Task) -> VmResult<Exit> {
                     // registers are all None (invariant), so nothing is overwritten without a
                     // drop, and each moved-from argument is reset to None.
                     let (caller, callee) = unsafe { (st.add(cur_base + a + 1), st.add(base)) };
-                    for i in 0..nargs {
+                    // One argument is the common case: straight-line code for it.
+                    let mut i = 0;
+                    loop {
+                        if i == nargs {
+                            break;
+                        }
                         unsafe {
                             std::ptr::copy_nonoverlapping(caller.add(i), callee.add(i), 1);
                             *(caller.add(i) as *mut u8) = NONE_TAG;
                         }
+                        i += 1;
                     }
                     // Enter the callee without re-reading the frame just pushed.
                     let fu: *const Func = &*c.func;
                     func = fu;
                     ip = unsafe { (*fu).code };
                     regs = callee;
-                    push_frame_inline(&mut task.frames, Frame { closure: c, ip, base, ret: cur_base + a, is_init: false, guarded: false });
+                    push_plain_frame(&mut task.frames, c, ip, base, cur_base + a);
                     vm.depth += 1;
                     continue;
                 }};
@@ -1931,9 +1960,13 @@ fn dispatch(vm: &mut Vm, task: &mut Task) -> VmResult<Exit> {
                     if nfr > task.stop + 1 {
                         let top = unsafe { task.frames.get_unchecked(nfr - 1) };
                         if !top.is_init && !top.guarded {
-                        let v = if op == Op::Return { std::mem::take(&mut r!(a)) } else { Value::None };
-                            clear_regs(regs, unsafe { &*func }.nregs);
+                            // The result goes straight into the caller's slot (outside this
+                            // frame's window) before the registers are cleared: no stack copy.
                             let ret = top.ret;
+                            let st = task.stack.as_mut_ptr();
+                            let v = if op == Op::Return { std::mem::take(&mut r!(a)) } else { Value::None };
+                            set_reg(unsafe { &mut *st.add(ret) }, v);
+                            clear_regs(regs, unsafe { &*func }.nregs);
                             // SAFETY: nfr >= 2 frames. Only the closure needs dropping (the other
                             // fields are plain integers), after the registers are cleared (they
                             // may hold its cells).
@@ -1942,8 +1975,6 @@ fn dispatch(vm: &mut Vm, task: &mut Task) -> VmResult<Exit> {
                                 std::ptr::read(std::ptr::addr_of!((*task.frames.as_ptr().add(nfr - 1)).closure))
                             };
                             vm.depth -= 1;
-                            let st = task.stack.as_mut_ptr();
-                            set_reg(unsafe { &mut *st.add(ret) }, v);
                             drop(closure);
                             // Resume the caller (still at least one frame: no emptiness check).
                             let f = unsafe { task.frames.get_unchecked(nfr - 2) };
@@ -2112,7 +2143,22 @@ fn dispatch(vm: &mut Vm, task: &mut Task) -> VmResult<Exit> {
                         }
                     }
                 }
-                _ => cold!(ins, op),
+                // The rest, named one by one rather than with `_`: an exhaustive match lets the
+                // jump table drop its bounds check (LLVM keeps it when `_` is a real target).
+                Op::Eq | Op::Ne | Op::Lt | Op::Le | Op::Gt | Op::Ge | Op::ExtraArg | Op::SetGlobal | Op::DelGlobal | Op::GetBuiltin | Op::MakeCell
+                | Op::GetCell | Op::SetCell | Op::GetUpval | Op::SetUpval | Op::Closure | Op::Div
+                | Op::FloorDiv | Op::Mod | Op::Pow | Op::LShift | Op::RShift | Op::BitAnd
+                | Op::BitOr | Op::BitXor | Op::MatMul | Op::Neg | Op::Pos | Op::Invert | Op::Not
+                | Op::Is | Op::IsNot | Op::In | Op::NotIn | Op::GetIter | Op::IterNext | Op::CallKw
+                | Op::CallEx | Op::Yield | Op::GetAttr | Op::SetAttr | Op::DelAttr | Op::DelItem
+                | Op::BuildSlice | Op::GetSuper | Op::BuildList | Op::BuildTuple | Op::BuildSet
+                | Op::BuildDict | Op::ListAppend | Op::ListExtend | Op::ListToTuple | Op::SetAdd
+                | Op::DictSet | Op::DictUpdate | Op::Unpack | Op::UnpackStar | Op::FormatValue
+                | Op::BuildString | Op::SetupExcept | Op::SetupFinally | Op::PopHandler
+                | Op::ExcMatch | Op::GetExc | Op::EndExcept | Op::Raise | Op::RaiseFrom
+                | Op::Reraise | Op::RaiseAssert | Op::NewClass | Op::Import | Op::ImportFrom
+                | Op::LoadModule | Op::RegisterRoute | Op::Nop | Op::AugGlobal | Op::CheckBound
+                | Op::Unbind | Op::SetupRespond => cold!(ins, op),
             }
         };
         // Error path: record pc, deal with suspensions, then unwind.

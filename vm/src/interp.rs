@@ -1104,6 +1104,10 @@ fn arith_of(op: Op) -> ArithOp {
     }
 }
 
+/// `Aug`'s operator codes for `+=` and `-=` (see `Op::arith_op_from_code`).
+const AUG_ADD: usize = 0;
+const AUG_SUB: usize = 1;
+
 /// Int fast path of binary arithmetic (None: take the slow path).
 #[inline(always)]
 fn arith_fast(op: ArithOp, a: &Value, b: &Value) -> Option<Value> {
@@ -1708,6 +1712,87 @@ fn dispatch(vm: &mut Vm, task: &mut Task) -> VmResult<Exit> {
                 }};
             }
 
+            // `ForNext`/`ForLoop` share their body; a constant `back` per arm lets each
+            // compile its own exit test.
+            macro_rules! for_step {
+                ($back:expr) => {{
+                    // `ForLoop` takes its `Jmp` (back to the body) while there are items; the
+                    // taken backward jump already counts against the budget.
+                    let back: bool = $back;
+                    if !back {
+                        budget!();
+                    }
+                    let b = ins.b();
+                    match &r!(a + 2) {
+                        Value::Int(step) => {
+                            let step = *step;
+                            let (Value::Int(i), Value::Int(stop)) = (&r!(a), &r!(a + 1)) else {
+                                test!(back);
+                                continue;
+                            };
+                            let (i, stop) = (*i, *stop);
+                            let more = if step > 0 { i < stop } else { i > stop };
+                            if more {
+                                write_int(&mut r!(a), i.checked_add(step).unwrap_or(stop));
+                                write_int(&mut r!(b), i);
+                            }
+                            test!(more != back);
+                        }
+                        _ => match &r!(a + 1) {
+                            Value::Int(idx) => {
+                                let idx = *idx as usize;
+                                // No `Option<Value>` in between: its niche layout made the
+                                // item travel through odd-offset byte copies and a stalled
+                                // wide reload. `fast_clone` copies the 16 bytes at once.
+                                let mut item = Value::None;
+                                let more = match &r!(a) {
+                                    Value::List(l) => match l.borrow().get(idx) {
+                                        Some(v) => {
+                                            item = fast_clone(v);
+                                            true
+                                        }
+                                        None => false,
+                                    },
+                                    Value::Tuple(t) => match t.get(idx) {
+                                        Some(v) => {
+                                            item = fast_clone(v);
+                                            true
+                                        }
+                                        None => false,
+                                    },
+                                    _ => false,
+                                };
+                                if more {
+                                    set_reg(&mut r!(b), item);
+                                    write_int(&mut r!(a + 1), idx as i64 + 1);
+                                }
+                                test!(more != back);
+                            }
+                            _ => {
+                                let it = r!(a).clone();
+                                match tri!(iter_next(vm, &it)) {
+                                    Some(v) => {
+                                        set_reg(&mut r!(b), v);
+                                        test!(!back);
+                                    }
+                                    None => test!(back),
+                                }
+                            }
+                        },
+                    }
+                }};
+            }
+
+            macro_rules! binary_arith {
+                ($aop:expr) => {{
+                    let (x, y) = (&r!(ins.b()), &r!(ins.c()));
+                    if !arith_into(unsafe { regs.add(a) }, $aop, x, y) {
+                        let v = tri!(arith_slow(vm, $aop, x, y));
+                        set_reg(&mut r!(a), v);
+                    }
+                }};
+            }
+
             match op {
                 Op::Move => {
                     let v = fast_clone(&r!(ins.b()));
@@ -1743,14 +1828,11 @@ fn dispatch(vm: &mut Vm, task: &mut Task) -> VmResult<Exit> {
                         }
                     }
                 }
-                Op::Add | Op::Sub | Op::Mul => {
-                    let (x, y) = (&r!(ins.b()), &r!(ins.c()));
-                    let aop = arith_of(op);
-                    if !arith_into(unsafe { regs.add(a) }, aop, x, y) {
-                        let v = tri!(arith_slow(vm, aop, x, y));
-                        set_reg(&mut r!(a), v);
-                    }
-                }
+                // One arm per operator, so each inlines `arith_into` for its own operator (a
+                // shared arm tested the operator again at run time).
+                Op::Add => binary_arith!(ArithOp::Add),
+                Op::Sub => binary_arith!(ArithOp::Sub),
+                Op::Mul => binary_arith!(ArithOp::Mul),
                 Op::AddTmp => {
                     let (b, c) = (ins.b(), ins.c());
                     if let (Value::Int(x), Value::Int(y)) = (&r!(b), &r!(c)) {
@@ -1846,72 +1928,8 @@ fn dispatch(vm: &mut Vm, task: &mut Task) -> VmResult<Exit> {
                         }
                     }
                 }
-                Op::ForNext | Op::ForLoop => {
-                    // `ForLoop` takes its `Jmp` (back to the body) while there are items; the
-                    // taken backward jump already counts against the budget.
-                    let back = op == Op::ForLoop;
-                    if !back {
-                        budget!();
-                    }
-                    let b = ins.b();
-                    match &r!(a + 2) {
-                        Value::Int(step) => {
-                            let step = *step;
-                            let (Value::Int(i), Value::Int(stop)) = (&r!(a), &r!(a + 1)) else {
-                                test!(back);
-                                continue;
-                            };
-                            let (i, stop) = (*i, *stop);
-                            let more = if step > 0 { i < stop } else { i > stop };
-                            if more {
-                                write_int(&mut r!(a), i.checked_add(step).unwrap_or(stop));
-                                write_int(&mut r!(b), i);
-                            }
-                            test!(more != back);
-                        }
-                        _ => match &r!(a + 1) {
-                            Value::Int(idx) => {
-                                let idx = *idx as usize;
-                                // No `Option<Value>` in between: its niche layout made the
-                                // item travel through odd-offset byte copies and a stalled
-                                // wide reload. `fast_clone` copies the 16 bytes at once.
-                                let mut item = Value::None;
-                                let more = match &r!(a) {
-                                    Value::List(l) => match l.borrow().get(idx) {
-                                        Some(v) => {
-                                            item = fast_clone(v);
-                                            true
-                                        }
-                                        None => false,
-                                    },
-                                    Value::Tuple(t) => match t.get(idx) {
-                                        Some(v) => {
-                                            item = fast_clone(v);
-                                            true
-                                        }
-                                        None => false,
-                                    },
-                                    _ => false,
-                                };
-                                if more {
-                                    set_reg(&mut r!(b), item);
-                                    write_int(&mut r!(a + 1), idx as i64 + 1);
-                                }
-                                test!(more != back);
-                            }
-                            _ => {
-                                let it = r!(a).clone();
-                                match tri!(iter_next(vm, &it)) {
-                                    Some(v) => {
-                                        set_reg(&mut r!(b), v);
-                                        test!(!back);
-                                    }
-                                    None => test!(back),
-                                }
-                            }
-                        },
-                    }
-                }
+                Op::ForNext => for_step!(false),
+                Op::ForLoop => for_step!(true),
                 Op::Call => {
                     let nargs = ins.b();
                     budget!();
@@ -2029,6 +2047,15 @@ fn dispatch(vm: &mut Vm, task: &mut Task) -> VmResult<Exit> {
                     tri!(ops::set_item(vm, o, key, v));
                 }
                 Op::Aug => {
+                    // `x += int` / `x -= int` on ints (counters, sums) without the general
+                    // operator dispatch below.
+                    if let (Value::Int(x), Value::Int(y), c @ (AUG_ADD | AUG_SUB)) = (&r!(a), &r!(ins.b()), ins.c()) {
+                        let z = if c == AUG_ADD { x.checked_add(*y) } else { x.checked_sub(*y) };
+                        if let Some(z) = z {
+                            write_int(&mut r!(a), z);
+                            continue;
+                        }
+                    }
                     let aop = Op::arith_op_from_code(ins.c() as u8).unwrap_or(ArithOp::Add);
                     let y = &r!(ins.b());
                     if !arith_into(unsafe { regs.add(a) }, aop, &r!(a), y) {
@@ -3103,6 +3130,12 @@ mod write_int_tests {
         let mut regs = [Value::Int(3), Value::None, Value::str("a"), Value::Float(1.0), Value::Bool(false), Value::Int(9)];
         clear_regs(regs.as_mut_ptr(), regs.len());
         assert!(regs.iter().all(|v| matches!(v, Value::None)));
+    }
+
+    #[test]
+    fn aug_fast_path_codes() {
+        assert!(matches!(Op::arith_op_from_code(AUG_ADD as u8), Some(ArithOp::Add)));
+        assert!(matches!(Op::arith_op_from_code(AUG_SUB as u8), Some(ArithOp::Sub)));
     }
 
     #[test]

@@ -15,7 +15,7 @@ for tool in lua5.4 hyperfine; do
 done
 # The shipped binary (`cargo dist`, .cargo/config.toml): dist profile, static PIE.
 cargo dist --quiet
-ask="$root/target/$(rustc -vV | sed -n 's/^host: //p')/dist/ask"
+ask="${CARGO_TARGET_DIR:-$root/target}/$(rustc -vV | sed -n 's/^host: //p')/dist/ask"
 out="${OUT:-$root/target/bench-vm}"
 mkdir -p "$out"
 python3 "$shared/bench/vm/vm_anchors.py" \

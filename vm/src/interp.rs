@@ -1104,9 +1104,9 @@ fn arith_of(op: Op) -> ArithOp {
     }
 }
 
-/// `Aug`'s operator codes for `+=` and `-=` (see `Op::arith_op_from_code`).
-const AUG_ADD: usize = 0;
-const AUG_SUB: usize = 1;
+/// `Aug`'s operator codes for `+=` and `-=`, which it runs without the general dispatch.
+const AUG_ADD: usize = Op::arith_op_code(ArithOp::Add) as usize;
+const AUG_SUB: usize = Op::arith_op_code(ArithOp::Sub) as usize;
 
 /// Int fast path of binary arithmetic (None: take the slow path).
 #[inline(always)]
@@ -1663,17 +1663,11 @@ fn dispatch(vm: &mut Vm, task: &mut Task) -> VmResult<Exit> {
                     // registers are all None (invariant), so nothing is overwritten without a
                     // drop, and each moved-from argument is reset to None.
                     let (caller, callee) = unsafe { (st.add(cur_base + a + 1), st.add(base)) };
-                    // One argument is the common case: straight-line code for it.
-                    let mut i = 0;
-                    loop {
-                        if i == nargs {
-                            break;
-                        }
+                    for i in 0..nargs {
                         unsafe {
                             std::ptr::copy_nonoverlapping(caller.add(i), callee.add(i), 1);
                             *(caller.add(i) as *mut u8) = NONE_TAG;
                         }
-                        i += 1;
                     }
                     // Enter the callee without re-reading the frame just pushed.
                     let fu: *const Func = &*c.func;
@@ -2170,22 +2164,7 @@ fn dispatch(vm: &mut Vm, task: &mut Task) -> VmResult<Exit> {
                         }
                     }
                 }
-                // The rest, named one by one rather than with `_`: an exhaustive match lets the
-                // jump table drop its bounds check (LLVM keeps it when `_` is a real target).
-                Op::Eq | Op::Ne | Op::Lt | Op::Le | Op::Gt | Op::Ge | Op::ExtraArg | Op::SetGlobal | Op::DelGlobal | Op::GetBuiltin | Op::MakeCell
-                | Op::GetCell | Op::SetCell | Op::GetUpval | Op::SetUpval | Op::Closure | Op::Div
-                | Op::FloorDiv | Op::Mod | Op::Pow | Op::LShift | Op::RShift | Op::BitAnd
-                | Op::BitOr | Op::BitXor | Op::MatMul | Op::Neg | Op::Pos | Op::Invert | Op::Not
-                | Op::Is | Op::IsNot | Op::In | Op::NotIn | Op::GetIter | Op::IterNext | Op::CallKw
-                | Op::CallEx | Op::Yield | Op::GetAttr | Op::SetAttr | Op::DelAttr | Op::DelItem
-                | Op::BuildSlice | Op::GetSuper | Op::BuildList | Op::BuildTuple | Op::BuildSet
-                | Op::BuildDict | Op::ListAppend | Op::ListExtend | Op::ListToTuple | Op::SetAdd
-                | Op::DictSet | Op::DictUpdate | Op::Unpack | Op::UnpackStar | Op::FormatValue
-                | Op::BuildString | Op::SetupExcept | Op::SetupFinally | Op::PopHandler
-                | Op::ExcMatch | Op::GetExc | Op::EndExcept | Op::Raise | Op::RaiseFrom
-                | Op::Reraise | Op::RaiseAssert | Op::NewClass | Op::Import | Op::ImportFrom
-                | Op::LoadModule | Op::RegisterRoute | Op::Nop | Op::AugGlobal | Op::CheckBound
-                | Op::Unbind | Op::SetupRespond => cold!(ins, op),
+                _ => cold!(ins, op),
             }
         };
         // Error path: record pc, deal with suspensions, then unwind.
@@ -3133,7 +3112,7 @@ mod write_int_tests {
     }
 
     #[test]
-    fn aug_fast_path_codes() {
+    fn aug_codes_round_trip() {
         assert!(matches!(Op::arith_op_from_code(AUG_ADD as u8), Some(ArithOp::Add)));
         assert!(matches!(Op::arith_op_from_code(AUG_SUB as u8), Some(ArithOp::Sub)));
     }

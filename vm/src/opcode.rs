@@ -522,7 +522,7 @@ ops! {
 
 impl Op {
     /// The `C` operand of `Aug` for each `ops::ArithOp`.
-    pub fn arith_op_code(op: crate::ops::ArithOp) -> u8 {
+    pub const fn arith_op_code(op: crate::ops::ArithOp) -> u8 {
         use crate::ops::ArithOp::*;
         match op {
             Add => 0,
